@@ -1,0 +1,19 @@
+// One exception type for every user-facing failure: its message is a single line that the CLI
+// prints as "headscope: error: <message>" before exiting non-zero.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace headscope {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& msg) : std::runtime_error(msg) {}
+};
+
+// Throws Error(msg) unless cond holds.
+inline void require(bool cond, const std::string& msg) {
+  if (!cond) throw Error(msg);
+}
+
+}  // namespace headscope

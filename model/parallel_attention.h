@@ -1,0 +1,31 @@
+// Parallel (whole-sequence) attention with per-(layer, head) visibility, applied in query
+// blocks so memory stays linear in sequence length for windowed heads: each block gathers only
+// the keys some head of the layer can see (sink prefix + window range), builds the block's
+// [H, nq, nk] mask from the shared Visibility rule, and optionally hands the probabilities to an
+// observer.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "model/attention_observer.h"
+#include "model/neox_model.h"
+#include "model/visibility.h"
+
+namespace headscope {
+
+struct ParallelAttentionOptions {
+  const Visibility* visibility = nullptr;  // null: full causal
+  at::Tensor positions;                    // [T] int64 rotary positions; undefined: 0..T-1
+  AttentionObserver* observer = nullptr;
+  int64_t query_block = 256;
+};
+
+// Returns an AttentionFn for NeoXModel::forward_hidden. `opt` must outlive its use.
+AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt);
+
+// Scaled dot-product attention of q [H,nq,D] over k,v [H,nk,D] with a boolean mask
+// [H or 1, nq, nk] (true = visible). Softmax in float32, as transformers' eager attention.
+// If probs_out is non-null it receives the float32 probabilities.
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& mask, at::Tensor* probs_out = nullptr);
+
+}  // namespace headscope

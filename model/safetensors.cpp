@@ -1,0 +1,171 @@
+#include "model/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+
+namespace headscope {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY);
+    require(fd_ >= 0, "cannot open " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    require(::fstat(fd_, &st) == 0, "cannot stat " + path);
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+      require(data_ != MAP_FAILED, "cannot mmap " + path + ": " + std::strerror(errno));
+    }
+  }
+  ~MappedFile() {
+    if (data_ && data_ != MAP_FAILED) ::munmap(data_, size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  const uint8_t* data() const { return static_cast<const uint8_t*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+size_t st_dtype_size(StDtype d) {
+  switch (d) {
+    case StDtype::F32: case StDtype::I32: return 4;
+    case StDtype::F16: case StDtype::BF16: return 2;
+    case StDtype::I64: case StDtype::F64: return 8;
+    case StDtype::U8: case StDtype::BOOL: return 1;
+  }
+  return 0;
+}
+
+const char* st_dtype_name(StDtype d) {
+  switch (d) {
+    case StDtype::F32: return "F32";
+    case StDtype::F16: return "F16";
+    case StDtype::BF16: return "BF16";
+    case StDtype::I64: return "I64";
+    case StDtype::I32: return "I32";
+    case StDtype::U8: return "U8";
+    case StDtype::BOOL: return "BOOL";
+    case StDtype::F64: return "F64";
+  }
+  return "?";
+}
+
+static StDtype parse_dtype(const std::string& s, const std::string& what) {
+  static const std::map<std::string, StDtype> m = {
+      {"F32", StDtype::F32}, {"F16", StDtype::F16}, {"BF16", StDtype::BF16},
+      {"I64", StDtype::I64}, {"I32", StDtype::I32}, {"U8", StDtype::U8},
+      {"BOOL", StDtype::BOOL}, {"F64", StDtype::F64}};
+  auto it = m.find(s);
+  require(it != m.end(), what + ": unsupported dtype '" + s + "'");
+  return it->second;
+}
+
+void SafeTensors::add_file(const std::string& file) {
+  auto mf = std::make_shared<MappedFile>(file);
+  const size_t size = mf->size();
+  require(size >= 8, file + ": truncated safetensors file (no header length)");
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, mf->data(), 8);
+  require(hlen <= size - 8, file + ": header length " + std::to_string(hlen) +
+                                " exceeds file size " + std::to_string(size));
+  json header;
+  try {
+    header = json::parse(mf->data() + 8, mf->data() + 8 + hlen);
+  } catch (const json::parse_error&) {
+    throw Error(file + ": corrupt safetensors header (not valid JSON)");
+  }
+  require(header.is_object(), file + ": corrupt safetensors header (not an object)");
+  const uint8_t* base = mf->data() + 8 + hlen;
+  const size_t data_size = size - 8 - hlen;
+  for (auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    const std::string what = file + ": tensor '" + name + "'";
+    require(info.is_object() && info.contains("dtype") && info.contains("shape") &&
+                info.contains("data_offsets"),
+            what + " has an incomplete header entry");
+    StTensorView v;
+    v.name = name;
+    v.file = file;
+    try {
+      v.dtype = parse_dtype(info["dtype"].get<std::string>(), what);
+      v.shape = info["shape"].get<std::vector<int64_t>>();
+      auto off = info["data_offsets"].get<std::vector<uint64_t>>();
+      require(off.size() == 2 && off[0] <= off[1], what + " has invalid data_offsets");
+      require(off[1] <= data_size, what + " data extends past the end of the file (truncated?)");
+      size_t numel = 1;
+      for (int64_t d : v.shape) {
+        require(d >= 0, what + " has a negative dimension");
+        numel *= static_cast<size_t>(d);
+      }
+      v.nbytes = off[1] - off[0];
+      require(v.nbytes == numel * st_dtype_size(v.dtype),
+              what + " byte size " + std::to_string(v.nbytes) + " does not match its shape and dtype");
+      v.data = base + off[0];
+    } catch (const nlohmann::json::exception&) {
+      throw Error(what + " has a malformed header entry");
+    }
+    require(!tensors_.count(name), what + " appears twice");
+    tensors_.emplace(name, std::move(v));
+  }
+  files_.push_back(std::move(mf));
+}
+
+SafeTensors SafeTensors::open(const std::string& path) {
+  SafeTensors st;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const std::string single = path + "/model.safetensors";
+    const std::string index = path + "/model.safetensors.index.json";
+    if (fs::exists(single)) {
+      st.add_file(single);
+    } else if (fs::exists(index)) {
+      json j;
+      try {
+        j = json::parse(read_file(index));
+      } catch (const json::parse_error&) {
+        throw Error(index + " is not valid JSON");
+      }
+      require(j.contains("weight_map") && j["weight_map"].is_object(),
+              index + ": missing 'weight_map'");
+      std::set<std::string> shards;
+      for (auto& [k, v] : j["weight_map"].items()) {
+        require(v.is_string(), index + ": weight_map entry for '" + k + "' is not a file name");
+        shards.insert(v.get<std::string>());
+      }
+      for (const auto& s : shards) st.add_file(path + "/" + s);
+    } else {
+      throw Error(path + ": no model.safetensors or model.safetensors.index.json");
+    }
+  } else {
+    require(fs::exists(path, ec), "cannot open " + path + ": no such file");
+    st.add_file(path);
+  }
+  return st;
+}
+
+const StTensorView& SafeTensors::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  require(it != tensors_.end(), "missing tensor '" + name + "'");
+  return it->second;
+}
+
+}  // namespace headscope

@@ -1,0 +1,43 @@
+// Memory-mapped safetensors reader: one file or a sharded set (model.safetensors.index.json).
+// Validates the header against the file size; tensors are exposed as raw views, converted to
+// ATen tensors by the caller.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace headscope {
+
+enum class StDtype { F32, F16, BF16, I64, I32, U8, BOOL, F64 };
+
+struct StTensorView {
+  std::string name;
+  StDtype dtype;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+  size_t nbytes = 0;
+  std::string file;
+};
+
+class MappedFile;
+
+class SafeTensors {
+ public:
+  // Opens `path`: a .safetensors file, or a model directory (model.safetensors or the index).
+  static SafeTensors open(const std::string& path);
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  const StTensorView& get(const std::string& name) const;  // throws Error if absent
+  const std::map<std::string, StTensorView>& tensors() const { return tensors_; }
+
+ private:
+  void add_file(const std::string& file);
+  std::vector<std::shared_ptr<MappedFile>> files_;
+  std::map<std::string, StTensorView> tensors_;
+};
+
+size_t st_dtype_size(StDtype d);
+const char* st_dtype_name(StDtype d);
+
+}  // namespace headscope

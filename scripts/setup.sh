@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine (run as root): installs every dependency by
+# Debian package name, then configures and builds headscope (Release, -O2, ccache).
+# Usage: scripts/setup.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential g++ cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-openmp
+  libeigen3-dev libhdf5-dev libcli11-dev doctest-dev nlohmann-json3-dev
+  libtomlplusplus-dev libutf8proc-dev libpcre2-dev libssl-dev
+  gnuplot-nox
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libtorch must use OpenBLAS (the OpenMP build), not the reference BLAS.
+if command -v update-alternatives >/dev/null; then
+  for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+    cand=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-openmp | head -1 || true)
+    [ -n "$cand" ] && update-alternatives --set "$alt" "$cand" >/dev/null
+  done
+fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+
+BUILD_DIR=${BUILD_DIR:-build}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/headscope-ccache}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"

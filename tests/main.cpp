@@ -1,0 +1,28 @@
+// doctest runner. `--test-suite=fixture_*` suites need ../shared: when it is absent the runner
+// prints why and exits 77, which ctest reports as "Skipped".
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tests/support.h"
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    const std::string key = "--test-suite=fixture_";
+    if (a.rfind(key, 0) == 0 && !headscope::test::have_shared()) {
+      std::printf("SKIPPED: %s needs %s (not present)\n", a.c_str() + 13,
+                  headscope::test::shared_dir().c_str());
+      return 77;
+    }
+  }
+  at::set_num_threads(2);
+  doctest::Context ctx;
+  ctx.applyCommandLine(argc, argv);
+  return ctx.run();
+}
