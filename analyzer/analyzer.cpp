@@ -198,17 +198,13 @@ void finalize_analysis(AnalysisResult& r) {
   const int64_t D = r.chunks[0].rel.cols();
   // Accumulate in chunk order in float32, like the original's float32 accumulator tensors.
   Eigen::ArrayXXf sum = Eigen::ArrayXXf::Zero(n, ChunkValues::NumColumns);
-  Eigen::ArrayXf sq = Eigen::ArrayXf::Zero(n);
   Eigen::ArrayXXf rel = Eigen::ArrayXXf::Zero(n, D);
   for (const auto& c : r.chunks) {
     sum += c.scalars;
-    Eigen::ArrayXf e = c.scalars.col(ChunkValues::Entropy);
-    sq += e * e;
     rel += c.rel;
   }
   const float count = float(C);
   sum /= count;
-  sq /= count;
   rel /= count;
 
   const Thresholds& t = r.options.thresholds;
@@ -221,8 +217,18 @@ void finalize_analysis(AnalysisResult& r) {
     s.layer = row / H;
     s.head = row % H;
     s.mean_entropy = sum(row, ChunkValues::Entropy);
-    const double msq = sq(row);
-    s.std_entropy = std::sqrt(std::max(0.0, msq - s.mean_entropy * s.mean_entropy));
+    // std across chunks in float64: the original's float32 E[x^2] - E[x]^2 cancels to a few
+    // 1e-6 of noise in the variance; the float64 value is the exact std of the per-chunk
+    // means and lies closer to the original's numbers than an emulation of its rounding.
+    double m1 = 0, m2 = 0;
+    for (const auto& ch : r.chunks) {
+      const double x = ch.scalars(row, ChunkValues::Entropy);
+      m1 += x;
+      m2 += x * x;
+    }
+    m1 /= double(C);
+    m2 /= double(C);
+    s.std_entropy = std::sqrt(std::max(0.0, m2 - m1 * m1));
     s.max_attention_mean = sum(row, ChunkValues::Max);
     s.sink = sum(row, ChunkValues::Sink);
     s.recent = sum(row, ChunkValues::Recent);

@@ -66,7 +66,8 @@ AnalysisResult analyze_heads(const NeoXModel& model, const std::vector<int64_t>&
                              const AnalysisOptions& opt, const AnalysisProgress& progress = {});
 
 // Final statistics, classifications and stability from per-chunk values (no model needed):
-// means over chunks in float32, std of the per-chunk entropy, classification of the means,
+// means over chunks in float32 (as the original), std of the per-chunk entropy (float64),
+// classification of the means,
 // and the share of chunks whose own classification equals the final type.
 void finalize_analysis(AnalysisResult& r);
 
