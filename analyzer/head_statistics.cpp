@@ -20,11 +20,15 @@ BlockSums reduce_attention_block(const at::Tensor& probs_in, int64_t q_begin, in
   const auto fopt = at::TensorOptions().dtype(at::kFloat).device(dev);
   const float eps = 1e-10f;
 
-  // Entropy: -sum A log(A + eps), exactly the original's expression.
-  at::Tensor logp = at::log(P + eps);
-  at::Tensor plogp_sum = (P * logp).sum(-1);  // [H, nq]
+  // Entropy: -sum A log(A + eps), the original's expression. (In-place log_: libtorch 1.13's
+  // out-of-place at::log is tens of times slower on CPU.)
+  at::Tensor plogp = P + eps;
+  plogp.log_();
+  plogp.mul_(P);
+  at::Tensor plogp_sum = plogp.sum(-1);  // [H, nq]
+  plogp = at::Tensor();
   at::Tensor entropy = plogp_sum.neg();
-  at::Tensor mx = std::get<0>(P.max(-1));
+  at::Tensor mx = P.amax(-1);
   at::Tensor rowsum = P.sum(-1);
 
   // Sink keys: sequence positions < sink_size.
@@ -37,34 +41,29 @@ BlockSums reduce_attention_block(const at::Tensor& probs_in, int64_t q_begin, in
   at::Tensor recent = rc0 < nk ? P.narrow(2, rc0, nk - rc0).sum(-1) : at::zeros_like(mx);
 
   at::Tensor qpos = at::arange(q_begin, q_begin + nq, lopt).view({nq, 1});
-  at::Tensor kpos = at::arange(key_begin, key_begin + nk, lopt).view({1, nk});
-  at::Tensor dist = qpos - kpos;  // [nq, nk]
-  at::Tensor local_mask = dist.ge(0).logical_and(dist.le(opt.local_window)).to(at::kFloat);
-  at::Tensor local = (P * local_mask).sum(-1);
 
   // KL(A || uniform over q+1 keys) = sum A log(A+eps) - log(1/(q+1) + eps) * sum A.
   at::Tensor qf = at::arange(q_begin, q_begin + nq, fopt);
-  at::Tensor log_u = at::log(at::reciprocal(qf + 1.0f) + eps);  // [nq]
+  at::Tensor log_u = at::reciprocal(qf + 1.0f).add_(eps).log_();  // [nq]
   at::Tensor kl = plogp_sum - rowsum * log_u.view({1, nq});
   at::Tensor kl_valid = qf.ge(1.0f).to(at::kFloat);
   const int64_t kl_queries = std::max<int64_t>(0, q_begin + nq - std::max<int64_t>(q_begin, 1));
 
-  // Relative-position profile: A[q, q - d] for d < D, gathered in one op.
-  const int64_t D = opt.max_distance;
-  at::Tensor rel;
-  if (D > 0) {
-    at::Tensor d = at::arange(D, lopt).view({1, D});
-    at::Tensor col = qpos - d - key_begin;  // [nq, D]
-    at::Tensor valid = col.ge(0).logical_and(col.lt(nk)).logical_and((qpos - d).ge(0));
-    at::Tensor idx = col.clamp(0, nk - 1);
-    rel = (P.gather(2, idx.unsqueeze(0).expand({P.size(0), nq, D})) * valid.to(at::kFloat))
-              .sum(1);  // [H, D]
-  } else {
-    rel = at::zeros({P.size(0), 0}, fopt);
-  }
+  // Relative-position profile: A[q, q - d] for d < D, gathered in one op. The local share
+  // (0 <= q - k <= local_window) is the sum of its first local_window + 1 entries.
+  const int64_t D = std::max(opt.max_distance, opt.local_window + 1);
+  at::Tensor d = at::arange(D, lopt).view({1, D});
+  at::Tensor col = qpos - d - key_begin;  // [nq, D]
+  at::Tensor valid = col.ge(0).logical_and(col.lt(nk)).logical_and((qpos - d).ge(0));
+  at::Tensor idx = col.clamp(0, std::max<int64_t>(0, nk - 1));
+  at::Tensor byd = P.gather(2, idx.unsqueeze(0).expand({P.size(0), nq, D}))
+                       .mul_(valid.to(at::kFloat))
+                       .sum(1);  // [H, D]
+  at::Tensor local_sum = byd.narrow(1, 0, opt.local_window + 1).sum(1);
+  at::Tensor rel = byd.narrow(1, 0, opt.max_distance);
 
   at::Tensor sums = at::stack({entropy.sum(1), mx.sum(1), sink.sum(1), recent.sum(1),
-                               local.sum(1), (kl * kl_valid).sum(1)},
+                               local_sum, (kl * kl_valid).sum(1)},
                               1);
   BlockSums out;
   out.sums = at::cat({sums, rel}, 1).cpu().contiguous();
