@@ -403,6 +403,22 @@ TEST_SUITE("analyzer") {
       for (double v : s.relative_position_dist) rel += v;
       CHECK(rel == doctest::Approx(1.0).epsilon(1e-5));  // every distance of a 16-token chunk < 64
     }
+    // Full context: several query blocks per chunk give the same values as one block.
+    AnalysisOptions full = opt;
+    full.context = ContextMode::Full;
+    AnalysisResult f1 = analyze_heads(m, ids, full);
+    full.full_query_block = 4;
+    AnalysisResult f4 = analyze_heads(m, ids, full);
+    REQUIRE(f1.chunks.size() == 2);
+    REQUIRE(f4.chunks.size() == 2);
+    for (size_t c = 0; c < 2; ++c) {
+      CHECK((f1.chunks[c].scalars - f4.chunks[c].scalars).abs().maxCoeff() < 1e-5f);
+      CHECK((f1.chunks[c].rel - f4.chunks[c].rel).abs().maxCoeff() < 1e-5f);
+    }
+    // ... and its first chunk equals the chunks mode's (same context).
+    CHECK((f1.chunks[0].scalars - r.chunks[0].scalars).abs().maxCoeff() < 1e-5f);
+    full.full_query_block = 5;
+    CHECK_THROWS_WITH_AS(analyze_heads(m, ids, full), doctest::Contains("must divide chunk_size"), Error);
     std::vector<int64_t> few(ids.begin(), ids.begin() + 8);
     CHECK_THROWS_WITH_AS(analyze_heads(m, few, opt),
                          "no chunk of at least 10 tokens to analyse (8 tokens)", Error);
