@@ -89,14 +89,7 @@ bool is_alnum(uint32_t c) {
   }
 }
 
-bool is_ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  return true;
-}
-
-std::string nfc(std::string_view s) {
-  if (is_ascii(s)) return std::string(s);
+std::string nfc_utf8proc(std::string_view s) {
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
                                     static_cast<utf8proc_ssize_t>(s.size()), &out,
@@ -105,6 +98,28 @@ std::string nfc(std::string_view s) {
   std::string r(reinterpret_cast<char*>(out), static_cast<size_t>(n));
   std::free(out);
   return r;
+}
+
+// NFC of valid UTF-8. ASCII characters are starters that never decompose and are never the second
+// half of a canonical composition, so the text can be cut right before any ASCII character and
+// normalised piecewise: only each non-ASCII run, with the ASCII character before it (which may be
+// its base, as in "e" + U+0301), goes through utf8proc; the rest is copied.
+std::string nfc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    size_t j = i;
+    while (j < n && static_cast<unsigned char>(s[j]) < 0x80) ++j;
+    if (j == n) { out.append(s.substr(i)); break; }
+    size_t start = j > i ? j - 1 : j;
+    size_t k = j;
+    while (k < n && static_cast<unsigned char>(s[k]) >= 0x80) ++k;
+    out.append(s.substr(i, start - i));
+    out += nfc_utf8proc(s.substr(start, k - start));
+    i = k;
+  }
+  return out;
 }
 
 struct AddedToken {
