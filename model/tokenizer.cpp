@@ -342,9 +342,13 @@ struct Tokenizer::Impl {
   }
 
   void encode_word(std::string_view word, std::vector<int64_t>& out) const {
+    constexpr size_t kMaxCachedWord = 256;     // longer words are rare: not worth keeping
+    constexpr size_t kMaxCacheEntries = 500000;  // bounds memory on huge, diverse inputs
     thread_local std::vector<int32_t> tmp;
-    std::string key(word);
-    {
+    const bool cacheable = word.size() <= kMaxCachedWord;
+    std::string key;
+    if (cacheable) {
+      key.assign(word);
       std::lock_guard<std::mutex> lk(cache_mu);
       auto it = cache.find(key);
       if (it != cache.end()) {
@@ -355,8 +359,9 @@ struct Tokenizer::Impl {
     tmp.clear();
     bpe(word, tmp);
     out.insert(out.end(), tmp.begin(), tmp.end());
+    if (!cacheable) return;
     std::lock_guard<std::mutex> lk(cache_mu);
-    if (cache.size() >= 500000) cache.clear();  // bound memory on huge, diverse inputs
+    if (cache.size() >= kMaxCacheEntries) cache.clear();
     cache.emplace(std::move(key), tmp);
   }
 
@@ -367,8 +372,9 @@ struct Tokenizer::Impl {
     auto subj = reinterpret_cast<PCRE2_SPTR>(s.data());
     size_t pos = 0;
     while (pos < s.size()) {
-      int rc = jit ? pcre2_jit_match(re, subj, s.size(), pos, 0, md, nullptr)
-                   : pcre2_match(re, subj, s.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+      int rc = jit ? pcre2_jit_match(re, subj, s.size(), pos, 0, md, nullptr) : PCRE2_ERROR_JIT_BADOPTION;
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)  // no JIT, or it ran out of stack: interpret
+        rc = pcre2_match(re, subj, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
         pcre2_match_data_free(md);
