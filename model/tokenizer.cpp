@@ -412,7 +412,9 @@ struct Tokenizer::Impl {
 
   void pretokenize_and_encode(std::string_view s, std::vector<int64_t>& out) const {
     if (!use_regex) { encode_word(s, out); return; }
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
+    std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md_owner(
+        pcre2_match_data_create_from_pattern(re, nullptr), pcre2_match_data_free);
+    pcre2_match_data* md = md_owner.get();
     require(md != nullptr, "tokenizer: out of memory");
     auto subj = reinterpret_cast<PCRE2_SPTR>(s.data());
     size_t pos = 0;
@@ -422,7 +424,6 @@ struct Tokenizer::Impl {
         rc = pcre2_match(re, subj, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
-        pcre2_match_data_free(md);
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(rc, msg, sizeof msg);
         throw Error(std::string("tokenizer: pre-tokenisation regex failed: ") + reinterpret_cast<char*>(msg));
@@ -430,17 +431,14 @@ struct Tokenizer::Impl {
       PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       size_t b = ov[0], e = ov[1];
       if (b > pos) encode_word(s.substr(pos, b - pos), out);  // unmatched gap: its own piece
-      if (e == b) {  // cannot happen with this pattern; guard against an endless loop
+      if (e == b) {  // an empty match (impossible with this pattern) must not loop forever
         ++e;
         while (e < s.size() && (static_cast<unsigned char>(s[e]) & 0xC0) == 0x80) ++e;
-        encode_word(s.substr(b, e - b), out);
-      } else {
-        encode_word(s.substr(b, e - b), out);
       }
+      encode_word(s.substr(b, e - b), out);
       pos = e;
     }
     if (pos < s.size()) encode_word(s.substr(pos), out);
-    pcre2_match_data_free(md);
   }
 };
 
