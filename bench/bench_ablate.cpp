@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
                   repeated ? " (the text's tokens repeated to reach this length)" : "");
       std::printf("configuration    %s %s, query block %lld\n", cfg->name.c_str(),
                   cfg->params().dump().c_str(),
-                  (long long)(a.query_block > 0 ? a.query_block : auto_query_block(int64_t(ids.size()))));
+                  (long long)(a.query_block > 0 ? a.query_block : auto_query_block(int64_t(ids.size()), dev.is_cuda())));
       std::printf("ppl              %.3f (accuracy %.4f), measured context %.1f\n", r.perplexity,
                   r.accuracy, r.measured_context);
       std::printf("time             %.2f s (%.0f tok/s)\n", r.wall_s, r.tokens_per_s);
@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
     std::vector<int64_t> ids(all.begin(), all.begin() + a.tokens);
     std::printf("text             %s, first %lld tokens\n", a.text.c_str(), (long long)a.tokens);
     std::printf("query block      %lld, repeats %d (median)\n\n",
-                (long long)(a.query_block > 0 ? a.query_block : auto_query_block(a.tokens)), a.repeat);
+                (long long)(a.query_block > 0 ? a.query_block : auto_query_block(a.tokens, dev.is_cuda())), a.repeat);
     (void)evaluate_dense(model, ids, a.query_block);  // warm-up
     std::vector<double> dts;
     DenseRecord dense;

@@ -50,7 +50,7 @@ void register_ablate(CLI::App& app) {
   sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)")
       ->required();
   sub->add_option("--query-block", args->query_block,
-                  "queries per attention block (0 = whole text up to 1024 tokens, else 512)")
+                  "queries per attention block (0 = auto: 256 on CPU, up to 1024 on GPU)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-progress", args->no_progress, "no progress bar");
   sub->callback([args, cfg_opt]() {

@@ -62,7 +62,7 @@ void check_f64_masks(const std::string& model_name) {
     Visibility v = uniform_policy(m.config().num_layers, m.config().num_heads, p);
     ParallelEvalOptions po;
     po.visibility = &v;
-    po.query_block = auto_query_block(512);
+    po.query_block = auto_query_block(512, false);
     EvalResult r = evaluate_parallel(m, ids, po);
     const double want = val["ppl"].get<double>();
     const double rel = std::abs(r.ppl - want) / want;
