@@ -23,7 +23,7 @@ const char* const kNominalContextNote =
 
 // ---- records ----------------------------------------------------------------------------------
 
-nlohmann::json AblationRecord::to_json() const {
+nlohmann::ordered_json AblationRecord::to_json() const {
   return {{"name", name},
           {"group", group},
           {"perplexity", perplexity},
@@ -86,8 +86,8 @@ int AblationFile::find(const std::string& name) const {
   return -1;
 }
 
-nlohmann::json AblationFile::to_json() const {
-  nlohmann::json j;
+nlohmann::ordered_json AblationFile::to_json() const {
+  nlohmann::ordered_json j;
   j["schema"] = kAblationSchema;
   j["model"] = id.model;
   j["text"] = id.text;
@@ -99,7 +99,7 @@ nlohmann::json AblationFile::to_json() const {
                   {"wall_s", dense.wall_s}};
   j["classifications"] = id.classifications;
   j["nominal_context_note"] = kNominalContextNote;
-  nlohmann::json rs = nlohmann::json::array();
+  nlohmann::ordered_json rs = nlohmann::ordered_json::array();
   for (const auto& r : results) rs.push_back(r.to_json());
   j["results"] = rs;
   return j;

@@ -38,7 +38,7 @@ struct AblationRecord {
   nlohmann::json params = nlohmann::json::object();
 
   bool head_aware() const { return params.value("builder", std::string("uniform")) != "uniform"; }
-  nlohmann::json to_json() const;
+  nlohmann::ordered_json to_json() const;  // fields in the schema's order
   static AblationRecord from_json(const nlohmann::json& j);  // throws Error on missing fields
 };
 
@@ -59,7 +59,7 @@ struct AblationFile {
   std::vector<AblationRecord> results;
 
   int find(const std::string& name) const;  // index or -1
-  nlohmann::json to_json() const;
+  nlohmann::ordered_json to_json() const;  // fields in the schema's order
   static AblationFile from_json(const nlohmann::json& j, const std::string& what);
   static AblationFile load(const std::string& path);
   void save(const std::string& path) const;  // atomic
