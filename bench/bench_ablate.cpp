@@ -105,6 +105,15 @@ double peak_rss_mb() {
   return double(ru.ru_maxrss) / 1024.0;  // Linux: KiB
 }
 
+// CPU time of this process (all threads), seconds: on a shared machine the wall clock says
+// more about the neighbours than about the code.
+double cpu_seconds() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 double current_rss_mb() {
   std::ifstream f("/proc/self/statm");
   long pages = 0, resident = 0;
@@ -320,36 +329,46 @@ int main(int argc, char** argv) {
     std::printf("query block      %lld, repeats %d (median)\n\n",
                 (long long)(a.query_block > 0 ? a.query_block : auto_query_block(a.tokens, dev.is_cuda())), a.repeat);
     (void)evaluate_dense(model, ids, a.query_block);  // warm-up
-    std::vector<double> dts;
+    std::vector<double> dts, dcpu;
     DenseRecord dense;
     for (int i = 0; i < a.repeat; ++i) {
+      double c0 = cpu_seconds();
       dense = evaluate_dense(model, ids, a.query_block);
+      dcpu.push_back(cpu_seconds() - c0);
       dts.push_back(dense.tokens_per_s);
     }
-    const double dense_tps = median(dts);
-    std::printf("%-24s %9s %9s %10s %8s\n", "configuration", "context", "ppl", "tok/s", "vs dense");
-    std::printf("%-24s %9lld %9.3f %10.0f %7.2fx\n", "dense (parallel forward)", (long long)a.tokens,
-                dense.perplexity, dense_tps, 1.0);
+    const double dense_tps = median(dts), dense_cpu = median(dcpu);
+    std::printf("%-24s %9s %9s %10s %8s %8s %8s\n", "configuration", "context", "ppl", "tok/s",
+                "vs dense", "CPU s", "vs dense");
+    std::printf("%-24s %9lld %9.3f %10.0f %7.2fx %8.3f %7.2fx\n", "dense (parallel forward)",
+                (long long)a.tokens, dense.perplexity, dense_tps, 1.0, dense_cpu, 1.0);
     auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = cpu_seconds();
     double slowest = 1e300, fastest = 0;
     for (const auto& c : plan.configs) {
-      std::vector<double> ts;
+      std::vector<double> ts, cs;
       AblationRecord r;
       for (int i = 0; i < a.repeat; ++i) {
+        double c0 = cpu_seconds();
         r = evaluate_config(model, ids, c, &cls, a.query_block);
+        cs.push_back(cpu_seconds() - c0);
         ts.push_back(r.tokens_per_s);
       }
-      const double tps = median(ts);
+      const double tps = median(ts), cpu = median(cs);
       slowest = std::min(slowest, tps);
       fastest = std::max(fastest, tps);
-      std::printf("%-24s %9.1f %9.3f %10.0f %7.2fx\n", c.name.c_str(), r.measured_context,
-                  r.perplexity, tps, tps / dense_tps);
+      std::printf("%-24s %9.1f %9.3f %10.0f %7.2fx %8.3f %7.2fx\n", c.name.c_str(),
+                  r.measured_context, r.perplexity, tps, tps / dense_tps, cpu, dense_cpu / cpu);
       std::fflush(stdout);
     }
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("\n%zu configurations x %d run(s) in %.2f s (%.3f s per configuration run)\n",
-                plan.configs.size(), a.repeat, total, total / double(plan.configs.size() * a.repeat));
-    std::printf("tokens/s per configuration: %.0f .. %.0f (dense %.0f)\n", slowest, fastest, dense_tps);
+    const double total_cpu = cpu_seconds() - cpu0;
+    std::printf("\n%zu configurations x %d run(s) in %.2f s wall, %.2f s CPU (%.3f s wall per "
+                "configuration run)\n",
+                plan.configs.size(), a.repeat, total, total_cpu,
+                total / double(plan.configs.size() * a.repeat));
+    std::printf("tokens/s per configuration: %.0f .. %.0f (dense %.0f); 'vs dense' of CPU s = "
+                "dense CPU time / configuration CPU time\n", slowest, fastest, dense_tps);
     std::printf("peak RSS %.0f MiB\n", peak_rss_mb());
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_ablate: error: %s\n", e.what());
