@@ -16,6 +16,7 @@
 #include "headaware/policy_builders.h"
 #include "model/neox_model.h"
 #include "model/parallel_attention.h"
+#include "model/tokenizer.h"
 #include "tests/support.h"
 
 using namespace headscope;
@@ -408,10 +409,13 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
 
   TEST_CASE("runner: results file, resume after interruption, changed parameters") {
     NeoXModel m = NeoXModel::load(test::bundled_model());
-    // A short text: token ids of a few words of the bundled book (fixed, so this suite does not
-    // depend on the tokenizer).
-    std::vector<int64_t> ids;
-    for (int i = 0; i < 40; ++i) ids.push_back(int64_t((i * 7919 + 13) % 50000));
+    // A short text, tokenized with the bundled model's tokenizer: 40 tokens.
+    std::vector<int64_t> ids = Tokenizer::load(test::bundled_model()).encode(
+        "It was a bright cold day in April, and the clocks were striking thirteen. The old man "
+        "walked slowly down the lane towards the church, where the bells had long been silent, "
+        "and the rooks were gathering in the elms.");
+    REQUIRE(ids.size() >= 40);
+    ids.resize(40);
     const std::string out = tmp_path("ablation.json");
     std::filesystem::remove(out);
     const std::string toml = R"(
