@@ -68,10 +68,12 @@ at::Tensor KVCache::lengths_tensor(int64_t layer) const {
   return at::tensor(data_[layer].len, at::TensorOptions().dtype(at::kLong));
 }
 
+// Storage is zero-filled, never left uninitialised: slots past a head's length are masked out of
+// attention, but their values still meet a zero probability in probs @ V, and 0 * NaN is NaN.
 void KVCache::reallocate(Layer& L, int64_t new_capacity) {
   auto opt = at::TensorOptions().dtype(dtype_).device(device_);
-  at::Tensor k = at::empty({heads_, new_capacity, head_dim_}, opt);
-  at::Tensor v = at::empty({heads_, new_capacity, head_dim_}, opt);
+  at::Tensor k = at::zeros({heads_, new_capacity, head_dim_}, opt);
+  at::Tensor v = at::zeros({heads_, new_capacity, head_dim_}, opt);
   if (L.k.defined()) {
     const int64_t n = std::min(new_capacity, *std::max_element(L.len.begin(), L.len.end()));
     if (n > 0) {
@@ -172,8 +174,8 @@ void KVCache::keep(int64_t layer, const std::vector<std::vector<int64_t>>& keep)
     // Shrink: the evicted memory is released (the old tensors are dropped).
     int64_t new_cap = std::max(min_capacity_, 2 * new_max);
     auto opt = at::TensorOptions().dtype(dtype_).device(device_);
-    L.k = at::empty({heads_, new_cap, head_dim_}, opt);
-    L.v = at::empty({heads_, new_cap, head_dim_}, opt);
+    L.k = at::zeros({heads_, new_cap, head_dim_}, opt);
+    L.v = at::zeros({heads_, new_cap, head_dim_}, opt);
   }
   if (new_max > 0) {
     L.k.narrow(1, 0, new_max).copy_(nk);

@@ -310,5 +310,15 @@ TEST_SUITE("compress") {
     CHECK(c.positions(0, 1) == Pos{1, 2, 3, 5});
     check_consistent(c, [](int64_t, int64_t, int64_t t) { return 1.0 + double(t); });
     CHECK_THROWS_AS(c.keep(0, {{1, 0}, {0}}), Error);
+    // slots past a head's length are zeros, never uninitialised memory (they meet probability 0
+    // in attention, and 0 * NaN would poison the output)
+    KVCache big = plain_cache(1, 2, 40);
+    big.keep(0, {{0}, {1, 2, 3}});  // shrinks: 40 -> capacity 8
+    CHECK(big.capacity(0) == 8);
+    for (int64_t t = 40; t < 45; ++t) big.append(0, at::ones({2, 1, 4}), at::ones({2, 1, 4}), t);
+    CHECK(big.length(0, 0) == 6);
+    CHECK(big.length(0, 1) == 8);
+    CHECK(at::isfinite(big.values(0)).all().item<bool>());
+    CHECK(at::isfinite(big.keys(0)).all().item<bool>());
   }
 }

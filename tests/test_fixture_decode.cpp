@@ -90,8 +90,29 @@ int64_t correct(double acc) { return std::llround(acc * double(kTokens - 1)); }
 double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
   double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double e = std::abs(a[i] - b[i]);
+    if (!(e <= d)) d = std::isnan(e) ? INFINITY : e;  // a NaN counts as an infinite difference
+  }
   return d;
+}
+
+// The norm-based methods pick among nearly equal key norms: in layer 0 a repeated token has
+// mathematically identical keys, so which copy survives is decided by rounding (float32 here,
+// float64 in the reference), and each flip changes everything after it. Measured: perturbing
+// the norms by a relative 1e-6 (the size of float32-vs-float64 key differences) moves the
+// 70m l2 kr0.8/after256 PPL over 82.72..82.89 (truepos; reference 82.724) and
+// 106.72..107.61 (cachepos; reference 106.924), and 14m keep_high cachepos by ~0.2%. Those
+// three configurations get 1e-2; every other one keeps the 1e-4 / 1e-3, and the
+// accuracy must match exactly everywhere.
+double tolerance(const std::string& model, const std::string& key, double tol) {
+  static const std::vector<std::pair<std::string, std::string>> chaotic = {
+      {"neox-gutenberg-14m", "decode_fix_size_l2_keep_high_128_kr0.5_cachepos"},
+      {"neox-gutenberg-70m", "decode_l2_compress_kr0.8_after256_truepos"},
+      {"neox-gutenberg-70m", "decode_l2_compress_kr0.8_after256_cachepos"}};
+  for (const auto& [m, k] : chaotic)
+    if (m == model && k == key) return 1e-2;
+  return tol;
 }
 
 // f64 decode references for one model; returns the `cache`-position results by policy key.
@@ -112,7 +133,7 @@ std::map<std::string, EvalResult> check_f64(const std::string& name) {
       const double rel = std::abs(r.ppl - rp) / rp;
       MESSAGE(name << " " << key << ": ppl " << r.ppl << " vs " << rp << " (rel " << rel
                    << "), acc " << r.accuracy << " vs " << ra);
-      CHECK_MESSAGE(rel < p.tol, key << " relative PPL error " << rel);
+      CHECK_MESSAGE(rel < tolerance(name, key, p.tol), key << " relative PPL error " << rel);
       CHECK_MESSAGE(correct(r.accuracy) == correct(ra), key << " accuracy " << r.accuracy << " vs " << ra);
       CHECK(r.positions == to_string(pm));
       if (pm == PositionMode::Cache) cache_results.emplace(p.key, r);
@@ -205,6 +226,32 @@ TEST_SUITE("fixture_decode") {
     const double rw = ref["mask_sink0_window128"]["ppl"].get<double>();
     CHECK(std::abs(w128.ppl - rw) / rw < 1e-4);
     cross_engine(m, ids, mixed_visibility(L, H), "mixed per-head");
+  }
+
+  TEST_CASE("shifted positions: dense equals the parallel forward; streaming re-rotates by slot") {
+    c10::InferenceMode guard;
+    one_thread();
+    const std::string dir = test::shared("models/neox-gutenberg-14m");
+    NeoXModel m = NeoXModel::load(dir);
+    std::vector<int64_t> ids = eval_ids(dir);
+    ids.resize(200);
+    // without eviction slot index = text position: shifted == true == parallel
+    EvalResult dense = run(m, ids, "dense", {}, PositionMode::Shifted);
+    EvalResult par = evaluate_parallel(m, ids);
+    CHECK(max_abs_diff(dense.nll, par.nll) < 1e-4);
+    // streaming 4+60 over 200 tokens: identical to `true` until the first eviction (after
+    // token 64), different afterwards (keys re-rotated by slot), and finite
+    CompressorOptions o;
+    o.start_size = 4;
+    o.recent_size = 60;
+    EvalResult sh = run(m, ids, "streaming_llm", o, PositionMode::Shifted);
+    EvalResult tr = run(m, ids, "streaming_llm", o, PositionMode::True);
+    std::vector<double> a(sh.nll.begin(), sh.nll.begin() + 64), b(tr.nll.begin(), tr.nll.begin() + 64);
+    CHECK(max_abs_diff(a, b) < 1e-4);
+    CHECK(std::abs(sh.nll[150] - tr.nll[150]) > 1e-6);
+    CHECK(std::isfinite(sh.ppl));
+    CHECK(sh.extra["final_cache_size"].get<int64_t>() == 64);
+    CHECK(sh.positions == "shifted");
   }
 
   TEST_CASE("neox-gutenberg-70m: mixed per-head policy, decode = parallel") {
