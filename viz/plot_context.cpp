@@ -1,0 +1,157 @@
+// Perplexity versus measured effective context, every ablation group on one figure.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/error.h"
+#include "viz/figures.h"
+#include "viz/style.h"
+
+namespace headscope::viz {
+
+namespace {
+
+bool head_aware_group(const std::string& g) { return g == "G" || g == "I" || g == "J" || g == "K"; }
+
+// Head-aware results that no other head-aware result beats (lower perplexity) with an equal or
+// smaller measured context: the lowest perplexity at their context. At most `max_labels`,
+// spread evenly along that front.
+std::vector<const AblationResult*> best_head_aware(const std::vector<const AblationResult*>& pts,
+                                                   size_t max_labels) {
+  std::vector<const AblationResult*> c;
+  for (const auto* r : pts)
+    if (head_aware_group(r->group)) c.push_back(r);
+  std::sort(c.begin(), c.end(), [](const AblationResult* a, const AblationResult* b) {
+    if (a->measured_context != b->measured_context) return a->measured_context < b->measured_context;
+    return a->perplexity < b->perplexity;
+  });
+  std::vector<const AblationResult*> front;
+  double best = INFINITY;
+  for (const auto* r : c) {
+    if (r->perplexity < best) {
+      front.push_back(r);
+      best = r->perplexity;
+    }
+  }
+  if (front.size() <= max_labels) return front;
+  std::vector<const AblationResult*> picked;
+  for (size_t i = 0; i < max_labels; ++i)
+    picked.push_back(front[(i * (front.size() - 1)) / (max_labels - 1)]);
+  return picked;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+void plot_context(const AblationFile& f, const std::string& out, const PlotOptions& o) {
+  format_for_path(out);
+  std::vector<const AblationResult*> pts;
+  size_t dropped = 0;
+  for (const auto& r : f.results) {
+    if (o.logx && !(r.measured_context > 0)) {
+      ++dropped;
+      continue;
+    }
+    pts.push_back(&r);
+  }
+  require(!pts.empty(), f.path + ": no result with a positive measured_context for a log x axis");
+
+  std::vector<double> ys = {f.dense_perplexity};
+  for (const auto* r : pts) ys.push_back(r->perplexity);
+  const bool logy = wants_log(ys, 4.0);
+
+  std::string s = common_header("Perplexity vs effective KV context", f.info.describe());
+  s += "set xlabel \"effective context: keys visible per query, measured mean (tokens)" +
+       std::string(o.logx ? ", log scale" : "") + "\"\n";
+  s += std::string("set ylabel \"perplexity") + (logy ? " (log scale)" : "") +
+       " (lower is better)\"\n";
+  if (o.logx) s += "set logscale x 2\nset format x \"%g\"\n";
+  if (logy) s += "set logscale y\nset format y \"%g\"\n";
+  // Explicit x range (room on the right for labels) so the dense line spans the whole width.
+  double xlo = INFINITY, xhi = -INFINITY;
+  for (const auto* r : pts) {
+    xlo = std::min(xlo, r->measured_context);
+    xhi = std::max(xhi, r->measured_context);
+  }
+  if (o.logx) {
+    s += "set xrange [" + gp_num(xlo / 1.15) + ":" + gp_num(xhi * 1.6) + "]\n";
+  } else {
+    const double span = xhi > xlo ? xhi - xlo : std::max(1.0, xhi);
+    s += "set xrange [" + gp_num(std::max(0.0, xlo - 0.05 * span)) + ":" +
+         gp_num(xhi + 0.22 * span) + "]\n";
+  }
+  s += "set offsets 0, 0, graph 0.08, graph 0.06\n";
+  s += "set key outside right top vertical\n";
+
+  const auto groups = ordered_groups(f);
+  std::vector<std::string> plots;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const std::string& g = groups[gi];
+    std::vector<const AblationResult*> rs;
+    for (const auto* r : pts)
+      if (r->group == g) rs.push_back(r);
+    if (rs.empty()) continue;
+    std::sort(rs.begin(), rs.end(), [](const AblationResult* a, const AblationResult* b) {
+      return a->measured_context < b->measured_context;
+    });
+    std::vector<std::string> lines;
+    for (const auto* r : rs)
+      lines.push_back(gp_num(r->measured_context) + " " + gp_num(r->perplexity) + " " +
+                      gp_data_string(r->name));
+    const std::string block = "g" + std::to_string(gi);
+    s += gp_datablock(block, lines);
+    const std::string colour = group_colour(g, gi);
+    const int pt = group_point_type(g, gi);
+    const std::string title = group_label(f, g) + " (" + std::to_string(rs.size()) + ")";
+    if (g == "B") {
+      plots.push_back("$" + block + " using 1:2 with linespoints lw 2.5 pt " + std::to_string(pt) +
+                      " ps 1.4 lc rgb \"" + colour + "\" title " + gp_quote(title));
+    } else {
+      plots.push_back("$" + block + " using 1:2 with points pt " + std::to_string(pt) +
+                      " ps 1.5 lc rgb \"" + colour + "\" title " + gp_quote(title));
+    }
+  }
+  plots.push_back(gp_num(f.dense_perplexity) + " with lines dt 2 lw 2 lc rgb \"black\" title " +
+                  gp_quote("dense, full context (PPL " + fmt("%.2f", f.dense_perplexity) + ")"));
+
+  const auto best = best_head_aware(pts, 8);
+  if (!best.empty()) {
+    // Labels alternate above-right and below-right of their points so neighbours do not collide.
+    std::vector<std::string> up, down;
+    for (size_t i = 0; i < best.size(); ++i) {
+      const auto* r = best[i];
+      (i % 2 == 0 ? up : down)
+          .push_back(gp_num(r->measured_context) + " " + gp_num(r->perplexity) + " " +
+                     gp_data_string(r->name + " (" + fmt("%.1f", r->perplexity) + ")"));
+    }
+    s += gp_datablock("best_up", up);
+    plots.push_back("$best_up using 1:2 with points pt 6 ps 2.6 lw 1.5 lc rgb \"black\" title " +
+                    gp_quote("best head-aware at its context"));
+    plots.push_back(
+        "$best_up using 1:2:3 with labels left offset char 0.8, char 1.2 font \",11\" "
+        "tc rgb \"#202020\" notitle");
+    if (!down.empty()) {
+      s += gp_datablock("best_down", down);
+      plots.push_back("$best_down using 1:2 with points pt 6 ps 2.6 lw 1.5 lc rgb \"black\" notitle");
+      plots.push_back(
+          "$best_down using 1:2:3 with labels left offset char 0.8, char -1.2 font \",11\" "
+          "tc rgb \"#202020\" notitle");
+    }
+  }
+  if (dropped > 0) {
+    s += "set label " +
+         gp_quote(std::to_string(dropped) + " result(s) with context 0 not shown (log x)") +
+         " at graph 0.01, graph 0.03 left font \",10\"\n";
+  }
+  s += "plot ";
+  for (size_t i = 0; i < plots.size(); ++i) s += (i ? ", \\\n     " : "") + plots[i];
+  s += "\n";
+  render_gnuplot(s, out, o.width, o.height);
+}
+
+}  // namespace headscope::viz
