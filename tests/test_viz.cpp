@@ -278,6 +278,19 @@ TEST_SUITE("viz") {
     CHECK(svg_valid(slurp(d.file("svgs/heatmap_relpos.svg"))));
     CHECK(r2.skipped.size() == 2);
 
+    // Head files that the ablation names take its model and text (not its token count).
+    std::string named = full_ablation();
+    named.replace(named.find("results/default/head_classifications.json"),
+                  std::string("results/default/head_classifications.json").size(), "cls.json");
+    PlotAllInputs linked;
+    linked.ablation = d.write("linked.json", named);
+    linked.classifications = in.classifications;
+    PlotAllReport r3 = plot_all(linked, d.file("linked"), "svg");
+    CHECK(r3.written.size() == 4);
+    std::string map = slurp(d.file("linked/head_map.svg"));
+    CHECK(map.find("neox-gutenberg-14m | pg19-10146.txt | 2 layers x 3 heads") != std::string::npos);
+    CHECK(slurp(r.written[3]).find("neox-gutenberg-14m") == std::string::npos);
+
     PlotAllInputs nothing;
     nothing.ablation = d.file("nope.json");
     CHECK_THROWS_AS(plot_all(nothing, d.file("x"), "png"), Error);

@@ -68,7 +68,7 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   const auto lines = sweep_lines(f);
   require(!lines.empty(), f.path + ": confidence figure " + why_no_confidence(f));
 
-  std::vector<double> ys;
+  std::vector<double> ys = {f.dense_perplexity};
   size_t npoints = 0;
   for (const auto& [w, rs] : lines) {
     for (const auto* r : rs) ys.push_back(r->perplexity);
@@ -101,7 +101,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   s += "set xlabel \"confidence threshold\"\n";
   s += std::string("set ylabel \"perplexity") + (logy ? " (log scale)" : "") +
        " (lower is better)\"\n";
-  if (logy) s += "set logscale y\nset format y \"%g\"\n";
+  if (logy) s += log_axis("y", *std::min_element(ys.begin(), ys.end()),
+                          *std::max_element(ys.begin(), ys.end()));
   double tlo = INFINITY, thi = -INFINITY;
   for (const auto& [w, rs] : lines)
     for (const auto* r : rs) {
@@ -111,7 +112,11 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   const double pad = thi > tlo ? 0.06 * (thi - tlo) : 0.05;
   s += "set xrange [" + gp_num(tlo - pad) + ":" + gp_num(thi + pad) + "]\n";
   s += "set offsets 0, 0, graph 0.1, graph 0.1\n";
-  s += "set key below center horizontal maxrows 3\n";
+  // Legend in columns of at most 3 entries under the x label.
+  const size_t entries = lines.size() + refs.size() + 1;
+  const size_t rows = std::min<size_t>(3, entries);
+  s += "set key at screen 0.5, screen 0.012 center bottom vertical maxrows 3\n";
+  s += "set bmargin " + std::to_string(4 + rows + 1) + "\n";
   if (npoints <= 40)
     s += "set label 1 \"point labels: measured context (tokens)\" at graph 0.01, graph 0.03 "
          "left font \",10\" tc rgb \"#505050\"\n";

@@ -71,7 +71,8 @@ void plot_context(const AblationFile& f, const std::string& out, const PlotOptio
   s += std::string("set ylabel \"perplexity") + (logy ? " (log scale)" : "") +
        " (lower is better)\"\n";
   if (o.logx) s += "set logscale x 2\nset format x \"%g\"\n";
-  if (logy) s += "set logscale y\nset format y \"%g\"\n";
+  if (logy) s += log_axis("y", *std::min_element(ys.begin(), ys.end()),
+                          *std::max_element(ys.begin(), ys.end()));
   // Explicit x range (room on the right for labels) so the dense line spans the whole width.
   double xlo = INFINITY, xhi = -INFINITY;
   for (const auto* r : pts) {
@@ -85,8 +86,8 @@ void plot_context(const AblationFile& f, const std::string& out, const PlotOptio
     s += "set xrange [" + gp_num(std::max(0.0, xlo - 0.05 * span)) + ":" +
          gp_num(xhi + 0.22 * span) + "]\n";
   }
-  s += "set offsets 0, 0, graph 0.08, graph 0.06\n";
-  s += "set key outside right top vertical\n";
+  if (!logy) s += "set offsets 0, 0, graph 0.08, graph 0.06\n";
+  s += "set key inside right top vertical\n";
 
   const auto groups = ordered_groups(f);
   std::vector<std::string> plots;

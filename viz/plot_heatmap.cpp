@@ -68,7 +68,7 @@ void grid_heatmap(const HeadStatsGrid& g, HeatMetric m, const std::string& out,
     // Dark text on the bright end of the palette, light text on the dark end.
     long tc = t > 0.6 ? 0x101010 : 0xffffff;
     lines.push_back(std::to_string(c.head) + " " + std::to_string(c.layer) + " " + gp_num(v) +
-                    " " + gp_data_string(std::isfinite(v) ? fmt("%.2f", v) : "n/a") + " " +
+                    " " + gp_data_string(std::isfinite(v) ? fmt("%.3g", v) : "n/a") + " " +
                     std::to_string(tc));
   }
   std::string s = common_header(what, run_line(g));

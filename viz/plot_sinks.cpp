@@ -1,4 +1,5 @@
 // Sink importance: window only (group A) versus sink + window (group B) at equal context.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -73,7 +74,8 @@ void plot_sinks(const AblationFile& f, const std::string& out, const PlotOptions
        " + window\" offset 0, -0.5\n";
   s += std::string("set ylabel \"perplexity") + (logy ? " (log scale)" : "") +
        " (lower is better)\"\n";
-  if (logy) s += "set logscale y\nset format y \"%g\"\n";
+  if (logy) s += log_axis("y", *std::min_element(ys.begin(), ys.end()),
+                          *std::max_element(ys.begin(), ys.end()));
   else s += "set yrange [0:*]\n";
   s += "set grid noxtics ytics\n";
   s += "set boxwidth 0.38 absolute\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 namespace headscope::viz {
@@ -93,6 +94,27 @@ bool wants_log(const std::vector<double>& v, double ratio) {
     hi = std::max(hi, x);
   }
   return hi > 0 && std::isfinite(lo) && hi / lo > ratio;
+}
+
+std::string log_axis(const std::string& axis, double lo, double hi) {
+  const double a = lo / 1.15, b = hi * 1.25;
+  std::string tics;
+  int n = 0;
+  for (int k = int(std::floor(std::log10(a))) - 1; k <= int(std::ceil(std::log10(b))); ++k)
+    for (double m : {1.0, 1.5, 2.0, 3.0, 5.0, 7.0}) {
+      double v = m * std::pow(10.0, k);
+      if (v < a || v > b) continue;
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%s\"%g\" %.10g", n++ ? ", " : "", v, v);
+      tics += buf;
+    }
+  std::string s = "set logscale " + axis + "\n";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "set %srange [%.10g:%.10g]\n", axis.c_str(), a, b);
+  s += buf;
+  if (n >= 2) s += "set " + axis + "tics (" + tics + ")\n";
+  else s += "set format " + axis + " \"%g\"\n";
+  return s;
 }
 
 std::string viridis_palette() {

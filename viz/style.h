@@ -30,6 +30,10 @@ std::string common_header(const std::string& what, const std::string& run_line);
 // True when the values span more than `ratio` (max/min, all positive): use a log axis.
 bool wants_log(const std::vector<double>& values, double ratio = 20.0);
 
+// Script lines for a logarithmic axis ("x" or "y") spanning the positive values [lo, hi]: a
+// range with a small margin and ticks at 1, 1.5, 2, 3, 5, 7 x 10^k (so a narrow range still has labels).
+std::string log_axis(const std::string& axis, double lo, double hi);
+
 // Viridis-like palette definition for heatmaps.
 std::string viridis_palette();
 
