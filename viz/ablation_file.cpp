@@ -43,10 +43,15 @@ AblationFile read_ablation(const std::string& path) {
   require(schema == kAblationSchema, path + ": schema is \"" + schema + "\", expected \"" +
                                          kAblationSchema + "\" (an ablation result file)");
   f.info = read_run_info(j);
-  const auto& dense = field(j, "dense", path);
-  f.dense_perplexity = number_field(dense, "perplexity", path + ": dense");
-  require(f.dense_perplexity > 0, path + ": dense perplexity must be positive");
-  f.dense_accuracy = optional_number(dense, "accuracy", path + ": dense");
+  // "dense" (the full-context reference) is optional: `headscope ablate` may skip it.
+  f.dense_perplexity = f.dense_accuracy = std::nan("");
+  if (j.contains("dense") && !j["dense"].is_null()) {
+    const auto& dense = j["dense"];
+    require(dense.is_object(), path + ": \"dense\" must be an object");
+    f.dense_perplexity = optional_number(dense, "perplexity", path + ": dense");
+    require(!(f.dense_perplexity <= 0), path + ": dense perplexity must be positive");
+    f.dense_accuracy = optional_number(dense, "accuracy", path + ": dense");
+  }
   if (j.contains("classifications") && j["classifications"].is_string())
     f.classifications = j["classifications"].get<std::string>();
   const auto& results = field(j, "results", path);

@@ -32,8 +32,9 @@ struct AblationResult {
 struct AblationFile {
   std::string path;
   RunInfo info;
-  double dense_perplexity = 0;
+  double dense_perplexity = 0;    // NaN when the file has no dense reference
   double dense_accuracy = 0;      // NaN when absent
+  bool has_dense() const { return dense_perplexity > 0; }
   std::string classifications;    // path as written in the file ("" when absent)
   std::vector<AblationResult> results;  // in file order; results without a perplexity left out
   std::vector<std::string> notes;       // what was left out and why

@@ -18,8 +18,9 @@ struct PlotOptions {
 
 // Perplexity versus measured effective context: one marker/colour per group, group B
 // (StreamingLLM) as a connected baseline, dense perplexity as a horizontal line, and labels on
-// the head-aware results (groups G, I, J, K) that no other head-aware result beats with an
-// equal or smaller context.
+// the best head-aware results (groups G, I, J, K): of those that no other head-aware result
+// beats with an equal or smaller context, the (at most 5) lowest relative to StreamingLLM at the
+// same context, at clearly different contexts.
 void plot_context(const AblationFile& f, const std::string& out, const PlotOptions& o = {});
 
 // Sink importance: group A (window only) next to group B (sink + window) at equal nominal

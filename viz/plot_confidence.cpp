@@ -68,7 +68,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   const auto lines = sweep_lines(f);
   require(!lines.empty(), f.path + ": confidence figure " + why_no_confidence(f));
 
-  std::vector<double> ys = {f.dense_perplexity};
+  std::vector<double> ys;
+  if (f.has_dense()) ys.push_back(f.dense_perplexity);
   size_t npoints = 0;
   for (const auto& [w, rs] : lines) {
     for (const auto* r : rs) ys.push_back(r->perplexity);
@@ -112,10 +113,11 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   const double pad = thi > tlo ? 0.06 * (thi - tlo) : 0.05;
   s += "set xrange [" + gp_num(tlo - pad) + ":" + gp_num(thi + pad) + "]\n";
   s += "set offsets 0, 0, graph 0.1, graph 0.1\n";
-  // Legend in columns of at most 3 entries under the x label.
+  // Legend in two columns under the x label.
   const size_t entries = lines.size() + refs.size() + 1;
-  const size_t rows = std::min<size_t>(3, entries);
-  s += "set key at screen 0.5, screen 0.012 center bottom vertical maxrows 3\n";
+  const size_t rows = (entries + 1) / 2;
+  s += "set key at screen 0.5, screen 0.012 center bottom vertical maxrows " +
+       std::to_string(rows) + "\n";
   s += "set bmargin " + std::to_string(4 + rows + 1) + "\n";
   if (npoints <= 40)
     s += "set label 1 \"point labels: measured context (tokens)\" at graph 0.01, graph 0.03 "
@@ -145,7 +147,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
     plots.push_back(gp_num(r.b->perplexity) + " with lines dt 2 lw 2 lc rgb \"" + c +
                     "\" title " + gp_quote(t));
   }
-  plots.push_back(gp_num(f.dense_perplexity) + " with lines dt 3 lw 1.5 lc rgb \"black\" title " +
+  if (f.has_dense())
+    plots.push_back(gp_num(f.dense_perplexity) + " with lines dt 3 lw 1.5 lc rgb \"black\" title " +
                   gp_quote("dense (PPL " + fmt("%.2f", f.dense_perplexity) + ")"));
   s += "plot ";
   for (size_t i = 0; i < plots.size(); ++i) s += (i ? ", \\\n     " : "") + plots[i];

@@ -13,18 +13,39 @@ namespace {
 
 bool head_aware_group(const std::string& g) { return g == "G" || g == "I" || g == "J" || g == "K"; }
 
-// Head-aware results that no other head-aware result beats (lower perplexity) with an equal or
-// smaller measured context: the lowest perplexity at their context. At most `max_labels`,
-// spread evenly along that front.
+// StreamingLLM's (group B) perplexity at context x: linear in log(context) between B's points,
+// B's end value outside them; NaN without B results.
+double b_curve_at(const std::vector<const AblationResult*>& b, double x) {
+  if (b.empty()) return std::nan("");
+  if (x <= b.front()->measured_context) return b.front()->perplexity;
+  if (x >= b.back()->measured_context) return b.back()->perplexity;
+  for (size_t i = 1; i < b.size(); ++i) {
+    const double x0 = b[i - 1]->measured_context, x1 = b[i]->measured_context;
+    if (x > x1) continue;
+    if (!(x0 > 0) || x1 <= x0) return b[i]->perplexity;
+    const double t = std::log(x / x0) / std::log(x1 / x0);
+    return b[i - 1]->perplexity + t * (b[i]->perplexity - b[i - 1]->perplexity);
+  }
+  return b.back()->perplexity;
+}
+
+// The head-aware results (groups G, I, J, K) worth a label: those that no other head-aware
+// result beats (lower perplexity) with an equal or smaller measured context, ranked by their
+// perplexity relative to StreamingLLM at the same context (plain perplexity without B), taking
+// at most `max_labels` that lie at clearly different contexts (ratio > 1.3), in context order.
 std::vector<const AblationResult*> best_head_aware(const std::vector<const AblationResult*>& pts,
                                                    size_t max_labels) {
-  std::vector<const AblationResult*> c;
-  for (const auto* r : pts)
-    if (head_aware_group(r->group)) c.push_back(r);
-  std::sort(c.begin(), c.end(), [](const AblationResult* a, const AblationResult* b) {
+  auto by_context = [](const AblationResult* a, const AblationResult* b) {
     if (a->measured_context != b->measured_context) return a->measured_context < b->measured_context;
     return a->perplexity < b->perplexity;
-  });
+  };
+  std::vector<const AblationResult*> c, b;
+  for (const auto* r : pts) {
+    if (head_aware_group(r->group)) c.push_back(r);
+    if (r->group == "B") b.push_back(r);
+  }
+  std::sort(c.begin(), c.end(), by_context);
+  std::sort(b.begin(), b.end(), by_context);
   std::vector<const AblationResult*> front;
   double best = INFINITY;
   for (const auto* r : c) {
@@ -33,10 +54,26 @@ std::vector<const AblationResult*> best_head_aware(const std::vector<const Ablat
       best = r->perplexity;
     }
   }
-  if (front.size() <= max_labels) return front;
+  auto score = [&](const AblationResult* r) {
+    const double ref = b_curve_at(b, r->measured_context);
+    return std::isfinite(ref) && ref > 0 ? r->perplexity / ref : r->perplexity;
+  };
+  std::stable_sort(front.begin(), front.end(), [&](const AblationResult* x, const AblationResult* y) {
+    return score(x) < score(y);
+  });
   std::vector<const AblationResult*> picked;
-  for (size_t i = 0; i < max_labels; ++i)
-    picked.push_back(front[(i * (front.size() - 1)) / (max_labels - 1)]);
+  for (const auto* r : front) {
+    bool apart = true;
+    for (const auto* p : picked) {
+      const double lo = std::min(r->measured_context, p->measured_context);
+      const double hi = std::max(r->measured_context, p->measured_context);
+      if (lo <= 0 ? hi - lo < 1e-9 : hi / lo < 1.3) apart = false;
+    }
+    if (!apart) continue;
+    picked.push_back(r);
+    if (picked.size() == max_labels) break;
+  }
+  std::sort(picked.begin(), picked.end(), by_context);
   return picked;
 }
 
@@ -61,7 +98,8 @@ void plot_context(const AblationFile& f, const std::string& out, const PlotOptio
   }
   require(!pts.empty(), f.path + ": no result with a positive measured_context for a log x axis");
 
-  std::vector<double> ys = {f.dense_perplexity};
+  std::vector<double> ys;
+  if (f.has_dense()) ys.push_back(f.dense_perplexity);
   for (const auto* r : pts) ys.push_back(r->perplexity);
   const bool logy = wants_log(ys, 4.0);
 
@@ -117,10 +155,11 @@ void plot_context(const AblationFile& f, const std::string& out, const PlotOptio
                       " ps 1.5 lc rgb \"" + colour + "\" title " + gp_quote(title));
     }
   }
-  plots.push_back(gp_num(f.dense_perplexity) + " with lines dt 2 lw 2 lc rgb \"black\" title " +
+  if (f.has_dense())
+    plots.push_back(gp_num(f.dense_perplexity) + " with lines dt 2 lw 2 lc rgb \"black\" title " +
                   gp_quote("dense, full context (PPL " + fmt("%.2f", f.dense_perplexity) + ")"));
 
-  const auto best = best_head_aware(pts, 8);
+  const auto best = best_head_aware(pts, 5);
   if (!best.empty()) {
     // Labels alternate above-right and below-right of their points so neighbours do not collide.
     std::vector<std::string> up, down;
@@ -130,17 +169,18 @@ void plot_context(const AblationFile& f, const std::string& out, const PlotOptio
           .push_back(gp_num(r->measured_context) + " " + gp_num(r->perplexity) + " " +
                      gp_data_string(r->name + " (" + fmt("%.1f", r->perplexity) + ")"));
     }
+    s += "set style textbox opaque noborder margins 0.5, 0.3\n";
     s += gp_datablock("best_up", up);
     plots.push_back("$best_up using 1:2 with points pt 6 ps 2.6 lw 1.5 lc rgb \"black\" title " +
                     gp_quote("best head-aware at its context"));
     plots.push_back(
-        "$best_up using 1:2:3 with labels left offset char 0.8, char 1.2 font \",11\" "
+        "$best_up using 1:2:3 with labels boxed left offset char 0.9, char 1.7 font \",11\" "
         "tc rgb \"#202020\" notitle");
     if (!down.empty()) {
       s += gp_datablock("best_down", down);
       plots.push_back("$best_down using 1:2 with points pt 6 ps 2.6 lw 1.5 lc rgb \"black\" notitle");
       plots.push_back(
-          "$best_down using 1:2:3 with labels left offset char 0.8, char -1.2 font \",11\" "
+          "$best_down using 1:2:3 with labels boxed left offset char 0.9, char -1.7 font \",11\" "
           "tc rgb \"#202020\" notitle");
     }
   }

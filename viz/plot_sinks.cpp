@@ -57,7 +57,8 @@ void plot_sinks(const AblationFile& f, const std::string& out, const PlotOptions
   const auto pairs = pairs_by_context(f);
   require(!pairs.empty(), f.path + ": sink figure " + why_no_sinks(f));
 
-  std::vector<double> ys = {f.dense_perplexity};
+  std::vector<double> ys;
+  if (f.has_dense()) ys.push_back(f.dense_perplexity);
   for (const auto& [k, p] : pairs) {
     ys.push_back(p.a->perplexity);
     ys.push_back(p.b->perplexity);
@@ -89,9 +90,9 @@ void plot_sinks(const AblationFile& f, const std::string& out, const PlotOptions
   long i = 0;
   for (const auto& [k, p] : pairs) {
     la.push_back(gp_num(i - 0.2) + " " + gp_num(p.a->perplexity) + " " +
-                 gp_data_string(fmt("%.1f", p.a->perplexity)));
+                 gp_data_string(fmt(p.a->perplexity < 1000 ? "%.1f" : "%.0f", p.a->perplexity)));
     lb.push_back(gp_num(i + 0.2) + " " + gp_num(p.b->perplexity) + " " +
-                 gp_data_string(fmt("%.1f", p.b->perplexity)));
+                 gp_data_string(fmt(p.b->perplexity < 1000 ? "%.1f" : "%.0f", p.b->perplexity)));
     std::string tic = std::to_string(k) + "\n(A/B " + fmt("%.2f", p.a->perplexity / p.b->perplexity) + "x)";
     xtics += std::string(xtics.empty() ? "" : ", ") + gp_quote(tic) + " " + std::to_string(i);
     ++i;
@@ -104,9 +105,11 @@ void plot_sinks(const AblationFile& f, const std::string& out, const PlotOptions
   s += "     $b using 1:2 with boxes lc rgb \"" + group_colour("B", 0) + "\" title " +
        gp_quote(group_label(f, "B")) + ", \\\n";
   s += "     $a using 1:2:3 with labels center offset 0, char 0.7 font \",11\" notitle, \\\n";
-  s += "     $b using 1:2:3 with labels center offset 0, char 0.7 font \",11\" notitle, \\\n";
-  s += "     " + gp_num(f.dense_perplexity) + " with lines dt 2 lw 2 lc rgb \"black\" title " +
-       gp_quote("dense, full context (PPL " + fmt("%.2f", f.dense_perplexity) + ")") + "\n";
+  s += "     $b using 1:2:3 with labels center offset 0, char 0.7 font \",11\" notitle";
+  if (f.has_dense())
+    s += ", \\\n     " + gp_num(f.dense_perplexity) + " with lines dt 2 lw 2 lc rgb \"black\" title " +
+         gp_quote("dense, full context (PPL " + fmt("%.2f", f.dense_perplexity) + ")");
+  s += "\n";
   render_gnuplot(s, out, o.width, o.height);
 }
 
