@@ -27,6 +27,7 @@ struct Loader {
 
   at::Tensor get(const std::string& name, std::vector<int64_t> shape) const {
     const StTensorView& v = st.get(name);
+    const at::ScalarType stored = aten_dtype(v.dtype, name);
     if (v.shape != shape) {
       auto fmt = [](const std::vector<int64_t>& s) {
         std::string r = "[";
@@ -36,7 +37,7 @@ struct Loader {
       throw Error("tensor '" + name + "' has shape " + fmt(v.shape) + ", expected " + fmt(shape));
     }
     at::Tensor view = at::from_blob(const_cast<void*>(v.data), v.shape,
-                                    at::TensorOptions().dtype(aten_dtype(v.dtype, name)));
+                                    at::TensorOptions().dtype(stored));
     // Copy out of the mapping into owned memory in the compute dtype/device.
     return view.to(device, dtype, /*non_blocking=*/false, /*copy=*/true).contiguous();
   }

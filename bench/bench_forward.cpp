@@ -1,0 +1,94 @@
+// bench_forward: parallel forward speed of a GPT-NeoX model against a plain matmul measured in
+// the same run. Prints a table: tokens/s, achieved GFLOP/s (useful causal FLOPs) and the ratio
+// to the matmul rate.
+//   bench_forward [--model DIR] [--tokens 2048] [--device cpu|cuda] [--dtype f32|bf16|f16]
+//                 [--threads N] [--reps 5]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "eval/parallel_eval.h"
+#include "model/neox_model.h"
+#include "model/parallel_attention.h"
+
+using namespace headscope;
+using Clock = std::chrono::steady_clock;
+
+static void sync(at::Device d) {
+  if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();  // forces a sync
+}
+
+int main(int argc, char** argv) {
+  std::string model_dir = std::string(HEADSCOPE_SOURCE_DIR) + "/../shared/models/neox-gutenberg-70m";
+  int64_t T = 2048;
+  std::string device = "cpu", dtype = "f32";
+  int threads = 0, reps = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--model") model_dir = v;
+    else if (k == "--tokens") T = std::stoll(v);
+    else if (k == "--device") device = v;
+    else if (k == "--dtype") dtype = v;
+    else if (k == "--threads") threads = std::stoi(v);
+    else if (k == "--reps") reps = std::stoi(v);
+    else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
+  }
+  at::set_num_threads(threads > 0 ? threads : (int)std::thread::hardware_concurrency());
+  c10::InferenceMode guard;
+  at::Device dev = device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  at::ScalarType dt = dtype == "bf16" ? at::kBFloat16 : dtype == "f16" ? at::kHalf : at::kFloat;
+  NeoXModel m = NeoXModel::load(model_dir, dev, dt);
+  const auto& c = m.config();
+  const double d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, L = c.num_layers;
+
+  // Useful FLOPs of one causal forward over T tokens (+ logits for all positions).
+  const double linear = 2.0 * T * (L * (4 * d * d + 2 * d * I) + V * d);
+  const double attn = L * 2.0 * 2.0 * d * (double(T) * (T + 1) / 2.0);
+  const double flops = linear + attn;
+
+  at::Tensor ids = at::randint(0, c.vocab_size, {T}, at::TensorOptions().dtype(at::kLong));
+  ParallelAttentionOptions po;
+  auto run = [&]() {
+    at::Tensor h = m.forward_hidden(ids, parallel_attention(m, po));
+    for (int64_t s = 0; s < T; s += 512) m.logits(h.narrow(0, s, std::min<int64_t>(512, T - s)));
+    sync(dev);
+  };
+  run();  // warm-up
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    run();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+
+  // Plain matmul in the same dtype/device: [T x d] @ [d x 4d] (the MLP's shape).
+  at::Tensor a = at::randn({T, (int64_t)d}, at::TensorOptions().dtype(dt).device(dev));
+  at::Tensor b = at::randn({(int64_t)d, (int64_t)I}, at::TensorOptions().dtype(dt).device(dev));
+  at::matmul(a, b);
+  sync(dev);
+  double mm_best = 1e30;
+  for (int r = 0; r < reps * 4; ++r) {
+    auto t0 = Clock::now();
+    at::matmul(a, b);
+    sync(dev);
+    mm_best = std::min(mm_best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const double mm_gflops = 2.0 * T * d * I / mm_best / 1e9;
+  const double gflops = flops / best / 1e9;
+
+  std::printf("model: %s (%lld params), device %s/%s, threads %d, BLAS: %s\n", model_dir.c_str(),
+              (long long)m.num_parameters(), device.c_str(), dtype.c_str(), at::get_num_threads(),
+              at::globalContext().hasMKL() ? "MKL" : "see ldd (OpenBLAS expected)");
+  std::printf("| tokens | forward s (best of %d) | tokens/s | GFLOP | GFLOP/s | matmul GFLOP/s | ratio |\n", reps);
+  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("| %lld | %.4f | %.0f | %.1f | %.1f | %.1f | %.0f%% |\n", (long long)T, best,
+              double(T) / best, flops / 1e9, gflops, mm_gflops, 100.0 * gflops / mm_gflops);
+  return 0;
+}

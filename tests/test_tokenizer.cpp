@@ -1,0 +1,224 @@
+// Tokenizer: hand-made cases on the bundled model's tokenizer.json (expected ids read off its
+// vocab), tiny hand-written tokenizer.json files that pin down BPE merge order and added-token
+// flags, decoding, and bad input / bad files.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "model/tokenizer.h"
+#include "tests/support.h"
+
+using namespace headscope;
+using Ids = std::vector<int64_t>;
+namespace fs = std::filesystem;
+
+namespace {
+
+const Tokenizer& bundled() {
+  static Tokenizer t = Tokenizer::load(test::bundled_model());
+  return t;
+}
+
+struct TempDir {
+  fs::path p;
+  TempDir() {
+    p = fs::temp_directory_path() / ("headscope_tok_" + std::to_string(::getpid()) + "_" +
+                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
+    fs::create_directories(p);
+  }
+  ~TempDir() { std::error_code ec; fs::remove_all(p, ec); }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::ofstream f(p / name, std::ios::binary);
+    f << content;
+    return (p / name).string();
+  }
+};
+
+// A minimal byte-level BPE tokenizer.json.
+nlohmann::json tiny(const nlohmann::json& vocab, const nlohmann::json& merges,
+                    const nlohmann::json& added = nlohmann::json::array()) {
+  nlohmann::json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                       {"use_regex", true}};
+  return {{"version", "1.0"}, {"added_tokens", added}, {"normalizer", {{"type", "NFC"}}},
+          {"pre_tokenizer", bl}, {"post_processor", bl}, {"decoder", bl},
+          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                     {"vocab", vocab}, {"merges", merges}}}};
+}
+
+Tokenizer load_json(const TempDir& d, const nlohmann::json& j, const std::string& name = "tokenizer.json") {
+  return Tokenizer::load(d.write(name, j.dump()));
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_SUITE("tokenizer") {
+  TEST_CASE("bundled tokenizer: vocabulary lookups and pre-tokenisation") {
+    const Tokenizer& t = bundled();
+    CHECK(t.vocab_size() == 50277);  // 50254 BPE entries + 23 whitespace-run added tokens
+    CHECK(t.encode("a") == Ids{66});
+    CHECK(t.encode("!") == Ids{2});
+    CHECK(t.encode("a the") == Ids{66, 253});  // " the" is one token (Ġthe)
+    CHECK(t.encode("hello world") == Ids{25521, 1533});
+    CHECK(t.encode("x y") == Ids{89, 340});
+    CHECK(t.encode("\n\n") == Ids{535});
+    CHECK(t.encode("\r\n") == Ids{2379});
+    CHECK(t.encode("") == Ids{});
+  }
+
+  TEST_CASE("bundled tokenizer: whitespace-run added tokens match before BPE, longest first") {
+    const Tokenizer& t = bundled();
+    CHECK(t.encode("x  y") == Ids{89, 50276, 90});  // "  " is added token 50276; "y" loses its space
+    CHECK(t.encode(std::string(24, ' ')) == Ids{50254});
+    CHECK(t.encode(std::string(25, ' ')) == Ids{50254, 209});
+    CHECK(t.encode(std::string(30, ' ')) == Ids{50254, 50272});
+    CHECK(t.encode(std::string(48, ' ')) == Ids{50254, 50254});
+    CHECK(t.encode(" ") == Ids{209});
+  }
+
+  TEST_CASE("bundled tokenizer: special tokens are split from raw text") {
+    const Tokenizer& t = bundled();
+    CHECK(t.encode("<|endoftext|><|padding|>") == Ids{0, 1});
+    CHECK(t.encode("a<|endoftext|>b") == Ids{66, 0, 67});
+    CHECK(t.encode(" <|endoftext|> ") == Ids{209, 0, 209});
+    Ids partial = t.encode("<|endoftext");
+    CHECK(std::find(partial.begin(), partial.end(), 0) == partial.end());
+    CHECK(t.decode(partial) == "<|endoftext");
+  }
+
+  TEST_CASE("bundled tokenizer: NFC normalisation") {
+    const Tokenizer& t = bundled();
+    CHECK(t.encode("\xC3\xA9") == Ids{860});          // é precomposed: bytes C3 A9 -> "Ã©"
+    CHECK(t.encode("e\xCC\x81") == Ids{860});         // e + combining acute composes to é
+    CHECK(t.encode("cafe\xCC\x81") == t.encode("caf\xC3\xA9"));
+    CHECK(t.decode(t.encode("cafe\xCC\x81")) == "caf\xC3\xA9");
+  }
+
+  TEST_CASE("bundled tokenizer: decoding") {
+    const Tokenizer& t = bundled();
+    CHECK(t.decode({0}) == "<|endoftext|>");
+    CHECK(t.decode({50276, 66}) == "  a");
+    CHECK(t.decode({66, 50290, 67}) == "ab");             // ids the tokenizer lacks are skipped
+    CHECK(t.decode({66, 127, 67}) == "a\xEF\xBF\xBD" "b");  // lone lead byte C3 -> U+FFFD
+    CHECK(t.decode({127, 104}) == "\xC3\xA9");             // bytes C3 ("Ã") + A9 ("©") = é
+    const std::string text = "The quick brown fox\tjumps\r\nover  the lazy dog. 1984! \xE2\x80\x94 \xF0\x9F\x99\x82";
+    CHECK(t.decode(t.encode(text)) == text);
+  }
+
+  TEST_CASE("invalid UTF-8 input is an Error") {
+    const Tokenizer& t = bundled();
+    CHECK_THROWS_AS(t.encode("\xFF"), Error);
+    CHECK_THROWS_AS(t.encode("ab\xC3"), Error);
+    CHECK_THROWS_AS(t.encode("\xED\xA0\x80"), Error);  // UTF-16 surrogate
+    CHECK(error_of([&] { t.encode("ok \xC0\xAF"); }).find("UTF-8") != std::string::npos);
+  }
+
+  TEST_CASE("BPE merges apply by rank, leftmost first on ties") {
+    TempDir d;
+    nlohmann::json v = {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"aa", 5}};
+    CHECK(load_json(d, tiny(v, {"b c", "a b"})).encode("abc") == Ids{0, 4});
+    CHECK(load_json(d, tiny(v, {"a b", "b c"})).encode("abc") == Ids{3, 2});
+    Tokenizer t = load_json(d, tiny(v, {"a a"}));
+    CHECK(t.encode("aaa") == Ids{5, 0});
+    CHECK(t.encode("aaaa") == Ids{5, 5});
+    // merges in the newer [a, b] form give the same result
+    CHECK(load_json(d, tiny(v, nlohmann::json::array({nlohmann::json::array({"b", "c"}), nlohmann::json::array({"a", "b"})}))).encode("abc") == Ids{0, 4});
+  }
+
+  TEST_CASE("added-token flags: lstrip, rstrip, single_word, normalized") {
+    TempDir d;
+    // byte-level alphabet: ' ' is "Ġ"
+    nlohmann::json v = {{"a", 0}, {"b", 1}, {"x", 2}, {"Ġ", 3}, {"<", 4}, {">", 5}, {"s", 6}, {"m", 7}, {"r", 8}};
+    auto tok = [](int id, const char* content, bool lstrip, bool rstrip, bool single, bool normalized) {
+      return nlohmann::json{{"id", id}, {"content", content}, {"single_word", single}, {"lstrip", lstrip},
+                            {"rstrip", rstrip}, {"normalized", normalized}, {"special", !normalized}};
+    };
+    nlohmann::json added = {tok(10, "<m>", true, false, false, false), tok(11, "<r>", false, true, false, false),
+                            tok(12, "<s>", false, false, true, false), tok(13, "\xC3\xA9", false, false, false, true)};
+    Tokenizer t = load_json(d, tiny(v, nlohmann::json::array(), added));
+    CHECK(t.encode("a <m>b") == Ids{0, 10, 1});     // lstrip swallows the space before
+    CHECK(t.encode("a<r>  b") == Ids{0, 11, 1});    // rstrip swallows the spaces after
+    CHECK(t.encode("a <s> b") == Ids{0, 3, 12, 3, 1});
+    CHECK(t.encode("x<s>") == Ids{2, 4, 6, 5});     // single_word: not a match inside a word
+    CHECK(t.encode("e\xCC\x81") == Ids{13});        // normalized token matches the NFC text
+    CHECK(t.vocab_size() == 14);
+    CHECK(t.decode({0, 10, 1}) == "a<m>b");
+  }
+
+  TEST_CASE("load: file or directory; merge formats agree") {
+    TempDir d;
+    std::string raw = read_file(test::bundled_model() + "/tokenizer.json");
+    auto j = nlohmann::json::parse(raw);
+    REQUIRE(j["model"]["merges"][0].is_string());
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& m : j["model"]["merges"]) {
+      std::string s = m.get<std::string>();
+      size_t sp = s.find(' ');
+      arr.push_back(nlohmann::json::array({s.substr(0, sp), s.substr(sp + 1)}));
+    }
+    j["model"]["merges"] = arr;
+    fs::create_directories(d.p / "model");
+    d.write("model/tokenizer.json", j.dump());
+    Tokenizer t = Tokenizer::load((d.p / "model").string());
+    const std::string text = "It was the best of times, it was the worst of times;  \xC3\xA9t\xC3\xA9 <|endoftext|>";
+    CHECK(t.encode(text) == bundled().encode(text));
+    CHECK(Tokenizer::load(test::bundled_model() + "/tokenizer.json").encode(text) == bundled().encode(text));
+  }
+
+  TEST_CASE("bad tokenizer files give one-line Errors") {
+    TempDir d;
+    auto msg = [&](const std::string& content) {
+      std::string p = d.write("bad.json", content);
+      return error_of([&] { Tokenizer::load(p); });
+    };
+    nlohmann::json v = {{"a", 0}, {"b", 1}, {"ab", 2}};
+    CHECK(error_of([&] { Tokenizer::load((d.p / "nope").string()); }).find("not found") != std::string::npos);
+    CHECK(error_of([&] { Tokenizer::load(d.p.string()); }).find("not found") != std::string::npos);
+    CHECK(msg("{\"model\": {").find("is not valid JSON") != std::string::npos);
+    CHECK(msg("").find("is not valid JSON") != std::string::npos);
+    CHECK(msg("[1, 2]").find("not a JSON object") != std::string::npos);
+    nlohmann::json j = tiny(v, {"a b"});
+    j["model"].erase("merges");
+    CHECK(msg(j.dump()) == "tokenizer.json: missing model.merges");
+    j = tiny(v, {"a b"});
+    j["model"].erase("vocab");
+    CHECK(msg(j.dump()) == "tokenizer.json: missing model.vocab");
+    CHECK(msg(tiny(v, {"a c"}).dump()).find("merge 1 uses a token missing") != std::string::npos);
+    CHECK(msg(tiny(v, {"ab"}).dump()).find("merge 1 is not of the form") != std::string::npos);
+    CHECK(msg(tiny(v, {42}).dump()).find("merge 1 is neither") != std::string::npos);
+    CHECK(msg(tiny({{"a", "zero"}}, nlohmann::json::array()).dump()).find("not an integer id") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["pre_tokenizer"] = {{"type", "Metaspace"}};
+    CHECK(msg(j.dump()).find("unsupported pre_tokenizer 'Metaspace'") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["model"]["type"] = "WordPiece";
+    CHECK(msg(j.dump()).find("unsupported model type") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["added_tokens"] = nlohmann::json::array({nlohmann::json::object({{"id", "x"}, {"content", "<x>"}})});
+    CHECK(msg(j.dump()).find("added token id") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["model"]["vocab"] = {1, 2};
+    CHECK(msg(j.dump()).find("model.vocab is not an object") != std::string::npos);
+    // every message is one line
+    for (const std::string& m : {msg("{\"model\": {"), msg("{\"a\":\n\n]")})
+      CHECK(m.find('\n') == std::string::npos);
+  }
+}
