@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "viz/figures.h"
+#include "viz/gnuplot.h"
 
 namespace headscope::cli {
 

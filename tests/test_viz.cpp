@@ -2,11 +2,17 @@
 // the labelled/paired/matched data are the ones the rules select, and bad inputs give Errors.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "common/error.h"
+#include "tests/support.h"
 #include "tests/viz_checks.h"
 #include "viz/figures.h"
 #include "viz/gnuplot.h"
@@ -129,6 +135,19 @@ struct EnvGuard {
     else ::unsetenv(name.c_str());
   }
 };
+
+// Runs the headscope binary; returns exit status and stdout + stderr.
+std::pair<int, std::string> run_cli(const std::string& args) {
+  const std::string cmd = headscope::test::cli_binary() + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
 
 }  // namespace
 
@@ -424,5 +443,49 @@ TEST_SUITE("viz") {
     CHECK(gp_num(1.0 / 0.0) == "NaN");
     CHECK(rgb_hex(shade_toward_white(parse_rgb("#d62728"), 1.0)) == "#d62728");
     CHECK(rgb_hex(shade_toward_white(parse_rgb("#000000"), 0.5)) == "#808080");
+  }
+
+  TEST_CASE("headscope plot: figures, plot all, and one-line errors") {
+    TempDir d;
+    const std::string abl = d.write("ablation.json", full_ablation());
+    const std::string cls = d.write("cls.json", kClassifications);
+    const std::string st = d.write("stats.json", full_stats());
+    auto [rc, out] = run_cli("plot context --in " + abl + " --out " + d.file("c.png") + " --logx");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(png_info(d.file("c.png")).valid);
+    std::tie(rc, out) = run_cli("plot heatmap --stats " + st + " --metric relpos --out " + d.file("r.svg"));
+    CHECK(rc == 0);
+    CHECK(svg_valid(slurp(d.file("r.svg"))));
+    std::tie(rc, out) = run_cli("plot headmap --in " + cls + " --out " + d.file("h.png") +
+                                " --width 800 --height 600");
+    CHECK(rc == 0);
+    CHECK(png_info(d.file("h.png")).width == 800);
+    std::tie(rc, out) = run_cli("plot all --ablation " + abl + " --classifications " + cls +
+                                " --stats " + d.file("absent.json") + " --out-dir " + d.file("all"));
+    CHECK(rc == 0);
+    CHECK(out.find("wrote " + d.file("all/sink_importance.png")) != std::string::npos);
+    CHECK(out.find("skipped heatmap_entropy") != std::string::npos);
+    CHECK(png_info(d.file("all/head_map.png")).valid);
+
+    // Errors: one line "headscope: error: ...", exit 1, no output written.
+    const std::string empty = d.write("empty.json", "");
+    for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{
+             {"plot context --in " + empty + " --out " + d.file("e.png"), "is empty"},
+             {"plot sinks --in " + d.file("nope.json") + " --out " + d.file("e.png"), "no such file"},
+             {"plot headmap --in " + st + " --out " + d.file("e.png"), "missing field \"classifications\""},
+             {"plot context --in " + abl + " --out " + d.file("e.gif"), "must end in .png or .svg"},
+             {"plot bogus --in " + abl + " --out " + d.file("e.png"), "unknown plot kind"},
+             {"plot context --out " + d.file("e.png"), "needs --in FILE"},
+             {"plot all --out-dir " + d.file("none"), "needs at least one of"}}) {
+      std::tie(rc, out) = run_cli(args);
+      INFO(args << "\n" << out);
+      CHECK(rc == 1);
+      CHECK(out.rfind("headscope: error: ", 0) == 0);
+      CHECK(out.find(what) != std::string::npos);
+      CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+    }
+    CHECK_FALSE(fs::exists(d.file("e.png")));
+    CHECK_FALSE(fs::exists(d.file("e.gif")));
   }
 }
