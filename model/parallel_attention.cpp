@@ -1,8 +1,21 @@
 #include "model/parallel_attention.h"
 
 #include <limits>
+#include <map>
+#include <utility>
 
 namespace headscope {
+
+at::Tensor biased_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& bias, at::Tensor* probs_out) {
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat).mul_(scale);
+  scores.add_(bias);
+  at::Tensor probs = at::softmax(scores, -1);
+  at::Tensor out = at::matmul(probs.to(v.scalar_type()), v);
+  if (probs_out) *probs_out = probs;
+  return out;
+}
 
 at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& mask, at::Tensor* probs_out) {
@@ -44,6 +57,48 @@ LayerRule layer_rule(const Visibility* vis, int64_t layer, int64_t H) {
   return r;
 }
 
+// Additive bias (0 = visible, -inf = hidden) of one query block [qs, qs+nq) over the key
+// columns [0, sink_hi) U [lo, qe) for one head rule (S, W): the same rule as
+// HeadWindow::sees, built from triangular fills (cheap) instead of element-wise index compares.
+// Keys below lo are outside every head's window (lo <= qs - W + 1), so a sink column is visible
+// iff its key is < S.
+at::Tensor head_bias(int64_t S, int64_t W, int64_t qs, int64_t nq, int64_t sink_hi, int64_t lo,
+                     int64_t qe, const at::TensorOptions& fopt) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t nseg = qe - lo;
+  at::Tensor neg = at::full({nq, nseg}, ninf, fopt);
+  // Segment column c is key lo + c; row r is query qs + r.
+  at::Tensor seg = neg.triu(qs - lo + 1);  // key > query: hidden
+  if (W < std::numeric_limits<int32_t>::max()) {
+    // key <= query - W: outside the window, unless it is a sink key (< S).
+    at::Tensor outside = neg.tril(qs - lo - W);
+    const int64_t sink_cols = std::clamp<int64_t>(S - lo, 0, nseg);
+    if (sink_cols > 0) outside.narrow(1, 0, sink_cols).zero_();
+    seg.add_(outside);
+  }
+  if (sink_hi == 0) return seg;
+  at::Tensor sink = at::zeros({nq, sink_hi}, fopt);
+  if (S < sink_hi) sink.narrow(1, S, sink_hi - S).fill_(ninf);
+  return at::cat({sink, seg}, 1);
+}
+
+// Bias [Hb, nq, nk] for a block: Hb = 1 when every head of the layer has the same rule.
+at::Tensor block_bias(const LayerRule& rule, int64_t qs, int64_t nq, int64_t sink_hi, int64_t lo,
+                      int64_t qe, const at::TensorOptions& fopt) {
+  const size_t H = rule.S.size();
+  std::map<std::pair<int64_t, int64_t>, at::Tensor> by_rule;
+  std::vector<at::Tensor> heads;
+  for (size_t h = 0; h < H; ++h) {
+    auto key = std::make_pair(rule.S[h], rule.W[h]);
+    auto it = by_rule.find(key);
+    if (it == by_rule.end())
+      it = by_rule.emplace(key, head_bias(rule.S[h], rule.W[h], qs, nq, sink_hi, lo, qe, fopt)).first;
+    heads.push_back(it->second);
+  }
+  if (by_rule.size() == 1) return heads[0].unsqueeze(0);
+  return at::stack(heads);
+}
+
 }  // namespace
 
 AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt) {
@@ -62,8 +117,7 @@ AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOp
     }
     LayerRule rule = layer_rule(opt.visibility, layer, H);
     auto lopt = at::TensorOptions().dtype(at::kLong);
-    at::Tensor S = at::tensor(rule.S, lopt).to(dev).view({H, 1, 1});
-    at::Tensor W = at::tensor(rule.W, lopt).to(dev).view({H, 1, 1});
+    auto fopt = at::TensorOptions().dtype(at::kFloat).device(dev);
 
     const int64_t B = std::max<int64_t>(1, opt.query_block);
     std::vector<at::Tensor> outs;
@@ -94,11 +148,9 @@ AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOp
         kb = k.index_select(1, idx);
         vb = v.index_select(1, idx);
       }
-      at::Tensor qi = at::arange(qs, qe, lopt).to(dev).view({1, nq, 1});
-      at::Tensor ki = key_index.to(dev).view({1, 1, -1});
-      at::Tensor mask = (ki <= qi).logical_and((ki < S).logical_or((qi - ki) < W));
+      at::Tensor bias = block_bias(rule, qs, nq, sink_hi, lo, qe, fopt);
       at::Tensor probs;
-      at::Tensor out = masked_attention(q.narrow(1, qs, nq), kb, vb, mask,
+      at::Tensor out = biased_attention(q.narrow(1, qs, nq), kb, vb, bias,
                                         opt.observer ? &probs : nullptr);
       if (opt.observer) {
         AttentionBlock blk;

@@ -22,6 +22,11 @@ struct ParallelAttentionOptions {
 // Returns an AttentionFn for NeoXModel::forward_hidden. `opt` must outlive its use.
 AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt);
 
+// Scaled dot-product attention with an additive float32 bias [H or 1, nq, nk] (0 visible,
+// -inf hidden); softmax in float32. If probs_out is non-null it receives the probabilities.
+at::Tensor biased_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& bias, at::Tensor* probs_out = nullptr);
+
 // Scaled dot-product attention of q [H,nq,D] over k,v [H,nk,D] with a boolean mask
 // [H or 1, nq, nk] (true = visible). Softmax in float32, as transformers' eager attention.
 // If probs_out is non-null it receives the float32 probabilities.
