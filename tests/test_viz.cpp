@@ -445,39 +445,30 @@ TEST_SUITE("viz") {
     CHECK(rgb_hex(shade_toward_white(parse_rgb("#000000"), 0.5)) == "#808080");
   }
 
+  // Few binary runs: each one loads libtorch (seconds on a loaded 2-core machine).
   TEST_CASE("headscope plot: figures, plot all, and one-line errors") {
     TempDir d;
     const std::string abl = d.write("ablation.json", full_ablation());
     const std::string cls = d.write("cls.json", kClassifications);
-    const std::string st = d.write("stats.json", full_stats());
-    auto [rc, out] = run_cli("plot context --in " + abl + " --out " + d.file("c.png") + " --logx");
+    auto [rc, out] = run_cli("plot context --in " + abl + " --out " + d.file("c.png") +
+                             " --logx --width 800 --height 600");
     INFO(out);
     CHECK(rc == 0);
     CHECK(png_info(d.file("c.png")).valid);
-    std::tie(rc, out) = run_cli("plot heatmap --stats " + st + " --metric relpos --out " + d.file("r.svg"));
-    CHECK(rc == 0);
-    CHECK(svg_valid(slurp(d.file("r.svg"))));
-    std::tie(rc, out) = run_cli("plot headmap --in " + cls + " --out " + d.file("h.png") +
-                                " --width 800 --height 600");
-    CHECK(rc == 0);
-    CHECK(png_info(d.file("h.png")).width == 800);
+    CHECK(png_info(d.file("c.png")).width == 800);
     std::tie(rc, out) = run_cli("plot all --ablation " + abl + " --classifications " + cls +
-                                " --stats " + d.file("absent.json") + " --out-dir " + d.file("all"));
+                                " --stats " + d.file("absent.json") + " --out-dir " +
+                                d.file("all") + " --format svg");
     CHECK(rc == 0);
-    CHECK(out.find("wrote " + d.file("all/sink_importance.png")) != std::string::npos);
+    CHECK(out.find("wrote " + d.file("all/sink_importance.svg")) != std::string::npos);
     CHECK(out.find("skipped heatmap_entropy") != std::string::npos);
-    CHECK(png_info(d.file("all/head_map.png")).valid);
+    CHECK(svg_valid(slurp(d.file("all/head_map.svg"))));
 
     // Errors: one line "headscope: error: ...", exit 1, no output written.
     const std::string empty = d.write("empty.json", "");
     for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{
              {"plot context --in " + empty + " --out " + d.file("e.png"), "is empty"},
-             {"plot sinks --in " + d.file("nope.json") + " --out " + d.file("e.png"), "no such file"},
-             {"plot headmap --in " + st + " --out " + d.file("e.png"), "missing field \"classifications\""},
-             {"plot context --in " + abl + " --out " + d.file("e.gif"), "must end in .png or .svg"},
-             {"plot bogus --in " + abl + " --out " + d.file("e.png"), "unknown plot kind"},
-             {"plot context --out " + d.file("e.png"), "needs --in FILE"},
-             {"plot all --out-dir " + d.file("none"), "needs at least one of"}}) {
+             {"plot bogus --in " + abl + " --out " + d.file("e.png"), "unknown plot kind"}}) {
       std::tie(rc, out) = run_cli(args);
       INFO(args << "\n" << out);
       CHECK(rc == 1);
@@ -486,6 +477,5 @@ TEST_SUITE("viz") {
       CHECK(std::count(out.begin(), out.end(), '\n') == 1);
     }
     CHECK_FALSE(fs::exists(d.file("e.png")));
-    CHECK_FALSE(fs::exists(d.file("e.gif")));
   }
 }
