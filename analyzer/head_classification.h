@@ -27,6 +27,8 @@ struct HeadClassification {
 struct ClassificationFile {
   std::vector<HeadClassification> heads;  // sorted by (layer, head)
   int64_t num_layers = 0, num_heads = 0;  // derived: max index + 1
+  bool legacy_schema = false;  // true when some entry lacked the newer fields (keep_sinks,
+                               // sink_size, use_full_cache, compression_strategy)
   const HeadClassification& at(int64_t layer, int64_t head) const {
     return heads[static_cast<size_t>(layer * num_heads + head)];
   }

@@ -1,12 +1,105 @@
-// headscope ablate: placeholder until its issue lands (replaced by the owner of this command).
+// headscope ablate: evaluates the ablation experiment set (configs/ablation.toml) with the
+// parallel mask engine, appending each configuration's result to --out as it finishes (an
+// interrupted run resumes where it stopped), then prints the summary by group and the key
+// comparisons against the StreamingLLM group.
+#include <cstdio>
+#include <filesystem>
+
+#include "analyzer/head_classification.h"
 #include "cli/commands.h"
+#include "cli/runtime.h"
 #include "common/error.h"
+#include "headaware/ablation_config.h"
+#include "headaware/ablation_runner.h"
 
 namespace headscope::cli {
 
+namespace {
+
+struct AblateArgs {
+  RuntimeOptions rt;
+  TextOptions text;
+  std::string classifications;
+  std::string config = "configs/ablation.toml";
+  std::string groups;
+  std::string out;
+  int64_t query_block = 0;
+  bool no_progress = false;
+};
+
+// configs/ablation.toml relative to the working directory, else the copy in the source tree.
+std::string resolve_config(const std::string& path, bool given) {
+  if (given || std::filesystem::exists(path)) return path;
+  std::string alt = std::string(HEADSCOPE_SOURCE_DIR) + "/" + path;
+  return std::filesystem::exists(alt) ? alt : path;
+}
+
+}  // namespace
+
 void register_ablate(CLI::App& app) {
-  app.add_subcommand("ablate", "(not available in this build yet)")->callback([]() {
-    throw Error("'ablate' is not available in this build yet");
+  auto args = std::make_shared<AblateArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "ablate", "per-head window policies vs uniform baselines (the seeds' ablation groups)");
+  add_runtime_options(sub, args->rt);
+  add_text_options(sub, args->text, 1000);
+  sub->add_option("--classifications", args->classifications,
+                  "head_classifications.json (needed by every non-uniform configuration)");
+  auto* cfg_opt = sub->add_option("--config", args->config, "ablation experiment set (TOML)")
+                      ->capture_default_str();
+  sub->add_option("--groups", args->groups, "comma-separated group ids to run (default: all)");
+  sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)")
+      ->required();
+  sub->add_option("--query-block", args->query_block,
+                  "queries per attention block (0 = auto: 256 on CPU, up to 1024 on GPU)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--no-progress", args->no_progress, "no progress bar");
+  sub->callback([args, cfg_opt]() {
+    // Everything that can be checked without the model is checked first.
+    AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
+    plan = select_groups(plan, split_group_list(args->groups));
+    require(!plan.configs.empty(), "no configurations selected");
+    ClassificationFile cls;
+    const bool need_cls = plan.needs_classifications();
+    if (need_cls)
+      require(!args->classifications.empty(),
+              "the selected configurations need --classifications (a head_classifications.json); "
+              "run `headscope analyze` first or select only uniform groups with --groups");
+    if (!args->classifications.empty()) cls = read_classifications(args->classifications);
+
+    NeoXModel model = load_model(args->rt);
+    const auto& mc = model.config();
+    if (!args->classifications.empty())
+      check_classifications_match(cls, mc.num_layers, mc.num_heads, args->classifications);
+    int64_t total = 0;
+    std::vector<int64_t> ids = load_tokens(args->rt.model, args->text, &total);
+
+    AblationIdentity id{args->rt.model, args->text.text, args->classifications,
+                        static_cast<int64_t>(ids.size())};
+    AblationFile file = open_ablation_file(args->out, id);
+    std::printf("model      %s (%lld layers x %lld heads)\n", args->rt.model.c_str(),
+                (long long)mc.num_layers, (long long)mc.num_heads);
+    std::printf("text       %s (%lld of %lld tokens, newlines=%s)\n", args->text.text.c_str(),
+                (long long)ids.size(), (long long)total, args->text.newlines.c_str());
+    std::printf("device     %s\n", describe_device(args->rt).c_str());
+    std::printf("configs    %zu in %zu group(s); %zu result(s) already in %s\n",
+                plan.configs.size(), plan.groups.size(), file.results.size(), args->out.c_str());
+    if (!args->classifications.empty())
+      std::printf("heads      %s\n", args->classifications.c_str());
+    std::printf("note       %s\n\n", kNominalContextNote);
+    std::fflush(stdout);
+
+    AblationRunOptions opt;
+    opt.out_path = args->out;
+    opt.query_block = args->query_block;
+    opt.progress = !args->no_progress;
+    opt.log = stdout;
+    AblationRunStats st =
+        run_ablation(model, ids, plan, args->classifications.empty() ? nullptr : &cls, file, opt);
+    std::printf("\n%d configuration(s) evaluated, %d resumed from %s, %.1f s\n\n", st.evaluated,
+                st.skipped, args->out.c_str(), st.wall_s);
+    std::printf("%s\n", format_summary(file, plan).c_str());
+    std::printf("%s", format_comparisons(file, plan.reference_group).c_str());
+    std::printf("\nresults    %s\n", args->out.c_str());
   });
 }
 

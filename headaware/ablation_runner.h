@@ -1,0 +1,119 @@
+// Runs an ablation plan with the parallel mask engine (eval/parallel_eval.h): every
+// configuration is one forward pass over the text with its per-head visibility, original
+// positions. After each configuration the whole results file is rewritten atomically, so an
+// interrupted run resumes where it stopped: configurations already present (same name and
+// parameters, same model/text/token count) are skipped.
+//
+// Results file (read by the viz helper; keep the schema):
+//   {"schema": "headscope.ablation/1", "model": ..., "text": ..., "tokens": N,
+//    "dense": {"perplexity": ..., "accuracy": ..., "tokens_per_s": ..., "wall_s": ...},
+//    "classifications": "path" (or ""),
+//    "nominal_context_note": "...",
+//    "results": [ {"name", "group", "perplexity", "accuracy", "nominal_context",
+//                  "measured_context", "tokens_per_s", "wall_s", "params": {...}}, ... ] }
+// nominal_context: the original's mean over heads of sink + window, full heads counted as the
+// text length (the original: a 1024 placeholder). measured_context: mean number of keys each
+// query actually saw (what tables and plots use).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "analyzer/head_classification.h"
+#include "headaware/ablation_config.h"
+#include "model/neox_model.h"
+
+namespace headscope {
+
+inline constexpr const char* kAblationSchema = "headscope.ablation/1";
+extern const char* const kNominalContextNote;
+
+struct AblationRecord {
+  std::string name, group;
+  double perplexity = 0, accuracy = 0;
+  double nominal_context = 0, measured_context = 0;
+  double tokens_per_s = 0, wall_s = 0;
+  nlohmann::json params = nlohmann::json::object();
+
+  bool head_aware() const { return params.value("builder", std::string("uniform")) != "uniform"; }
+  nlohmann::ordered_json to_json() const;  // fields in the schema's order
+  static AblationRecord from_json(const nlohmann::json& j);  // throws Error on missing fields
+};
+
+struct DenseRecord {
+  double perplexity = 0, accuracy = 0, tokens_per_s = 0, wall_s = 0;
+};
+
+// What a results file was computed for; a resumed run must match it.
+struct AblationIdentity {
+  std::string model, text, classifications;
+  int64_t tokens = 0;
+};
+
+struct AblationFile {
+  AblationIdentity id;
+  bool has_dense = false;
+  DenseRecord dense;
+  std::vector<AblationRecord> results;
+
+  int find(const std::string& name) const;  // index or -1
+  nlohmann::ordered_json to_json() const;  // fields in the schema's order
+  static AblationFile from_json(const nlohmann::json& j, const std::string& what);
+  static AblationFile load(const std::string& path);
+  void save(const std::string& path) const;  // atomic
+};
+
+// The file at `path` if it exists and was computed for the same model, text and token count
+// (and the same classification file, where both name one); a fresh file if `path` is absent.
+// Throws Error if it exists but belongs to another run or is not an ablation results file.
+AblationFile open_ablation_file(const std::string& path, const AblationIdentity& id);
+
+struct AblationRunOptions {
+  std::string out_path;      // rewritten after every configuration (empty: not saved)
+  int64_t query_block = 0;   // 0: auto_query_block
+  bool progress = true;      // progress bar on stderr (when it is a terminal)
+  std::FILE* log = nullptr;  // one line per configuration (null: quiet)
+};
+
+struct AblationRunStats {
+  int evaluated = 0, skipped = 0;
+  double wall_s = 0;
+};
+
+// The query block the runner uses when none is given: 256 on the CPU (measured fastest), on a
+// GPU the whole text up to 1024 queries (fewest kernel launches, bounded memory).
+int64_t auto_query_block(int64_t tokens, bool cuda);
+
+// Evaluates one configuration (no file I/O).
+AblationRecord evaluate_config(const NeoXModel& model, const std::vector<int64_t>& ids,
+                               const AblationConfig& cfg, const ClassificationFile* cls,
+                               int64_t query_block = 0);
+DenseRecord evaluate_dense(const NeoXModel& model, const std::vector<int64_t>& ids,
+                           int64_t query_block = 0);
+
+// Runs the dense baseline (unless stored) and every configuration of `plan` not yet in `file`
+// (or stored with other parameters), saving after each. `file.id` must describe `ids`.
+AblationRunStats run_ablation(const NeoXModel& model, const std::vector<int64_t>& ids,
+                              const AblationPlan& plan, const ClassificationFile* cls,
+                              AblationFile& file, const AblationRunOptions& opt);
+
+// Each head-aware result (builder other than uniform) against the reference-group result of
+// nearest measured context.
+struct AblationComparison {
+  std::string name, reference;
+  double perplexity = 0, ref_perplexity = 0;
+  double context = 0, ref_context = 0;  // measured
+  double delta_ppl() const { return perplexity - ref_perplexity; }
+  double delta_pct() const { return 100.0 * (perplexity - ref_perplexity) / ref_perplexity; }
+};
+std::vector<AblationComparison> key_comparisons(const AblationFile& f,
+                                                const std::string& reference_group = "B");
+
+// Text tables: results by group (groups in `plan` order first, then any others in the file),
+// each sorted by measured context; then the key comparisons.
+std::string format_summary(const AblationFile& f, const AblationPlan& plan);
+std::string format_comparisons(const AblationFile& f, const std::string& reference_group);
+
+}  // namespace headscope
