@@ -164,6 +164,10 @@ void register_eval(CLI::App& app) {
       make_compressor(args->method, args->copt);
     }
     NeoXModel model = load_model(args->rt);
+    for (int64_t l : args->copt.skip_layers)
+      require(l < model.config().num_layers,
+              "--skip-layers: layer " + std::to_string(l) + " does not exist (the model has " +
+                  std::to_string(model.config().num_layers) + " layers)");
     int64_t total = 0;
     std::vector<int64_t> ids = load_tokens(args->rt.model, args->text, &total);
     std::printf("model      %s (%lld params)\n", args->rt.model.c_str(),
