@@ -29,6 +29,8 @@ void AnalysisOptions::validate() const {
   require(stats.max_distance >= 1 && stats.max_distance <= 65536,
           "relative_positions must lie in [1, 65536] (got " +
               std::to_string(stats.max_distance) + ")");
+  require(full_query_block >= 0 && (full_query_block == 0 || chunk_size % full_query_block == 0),
+          "full_query_block must divide chunk_size");
   thresholds.validate();
 }
 
@@ -176,11 +178,18 @@ AnalysisResult analyze_heads(const NeoXModel& model, const std::vector<int64_t>&
       model.forward_hidden(chunk_ids, parallel_attention(model, po));
     }
   } else {
-    // One forward over everything; query blocks = chunks, keys = all positions up to the block.
+    // One forward over everything; query blocks tile the chunks, keys = all positions up to the
+    // block. Blocks are halved (staying a divisor of chunk_size) to bound memory on long texts.
+    int64_t qb = opt.full_query_block;
+    if (qb == 0) {
+      qb = cs;
+      const double limit = 256.0 * 1024 * 1024;
+      while (qb % 2 == 0 && qb > 16 && double(H) * double(qb) * double(N) * 4.0 > limit) qb /= 2;
+    }
     obs.begin_forward(&all, 0);
     ParallelAttentionOptions po;
     po.observer = &obs;
-    po.query_block = cs;
+    po.query_block = qb;
     model.forward_hidden(all_ids, parallel_attention(model, po));
   }
 

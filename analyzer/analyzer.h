@@ -38,6 +38,9 @@ struct AnalysisOptions {
   int64_t chunk_size = 512;
   int64_t min_chunk_tokens = 10;
   ContextMode context = ContextMode::Chunks;
+  // Full mode: queries per attention block (must divide chunk_size; 0 = automatic: chunk_size,
+  // halved while one layer's [H, block, N] probabilities would exceed 256 MiB).
+  int64_t full_query_block = 0;
   void validate() const;  // throws Error with a one-line reason
 };
 

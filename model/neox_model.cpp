@@ -43,6 +43,17 @@ struct Loader {
   }
 };
 
+// x [T, in] times w [out, in]^T (+ b). A single row (token-by-token decoding) goes through a
+// matrix-vector product, which reads the weight once, instead of a GEMM that packs the whole
+// weight for one row (for the unembedding that packing dominated the decoding step).
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {}) {
+  if (x.dim() == 2 && x.size(0) == 1) {
+    at::Tensor y = b.defined() ? at::addmv(b, w, x[0]) : at::mv(w, x[0]);
+    return y.unsqueeze(0);
+  }
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
 }  // namespace
 
 NeoXModel NeoXModel::load(const std::string& dir, at::Device device, at::ScalarType dtype) {
@@ -115,7 +126,7 @@ QKV NeoXModel::qkv(int64_t l, const at::Tensor& x) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   const int64_t T = x.size(0), H = cfg_.num_heads, D = cfg_.head_dim();
   // [T, 3d] -> [T, H, 3, D] -> [3, H, T, D]  (Pythia interleaves [head][q|k|v])
-  at::Tensor y = at::linear(x, w.qkv_w, w.qkv_b).view({T, H, 3, D}).permute({2, 1, 0, 3});
+  at::Tensor y = linear_rows(x, w.qkv_w, w.qkv_b).view({T, H, 3, D}).permute({2, 1, 0, 3});
   return QKV{y[0].contiguous(), y[1].contiguous(), y[2].contiguous()};
 }
 
@@ -138,12 +149,12 @@ at::Tensor NeoXModel::attn_out(int64_t l, const at::Tensor& ctx) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   const int64_t T = ctx.size(1);
   at::Tensor merged = ctx.permute({1, 0, 2}).reshape({T, cfg_.hidden_size});
-  return at::linear(merged, w.dense_w, w.dense_b);
+  return linear_rows(merged, w.dense_w, w.dense_b);
 }
 
 at::Tensor NeoXModel::mlp(int64_t l, const at::Tensor& x) const {
   const auto& w = layers_[static_cast<size_t>(l)];
-  return at::linear(at::gelu(at::linear(x, w.fc_in_w, w.fc_in_b)), w.fc_out_w, w.fc_out_b);
+  return linear_rows(at::gelu(linear_rows(x, w.fc_in_w, w.fc_in_b)), w.fc_out_w, w.fc_out_b);
 }
 
 at::Tensor NeoXModel::layer_forward(int64_t l, const at::Tensor& x, const AttentionFn& attend) const {
@@ -169,7 +180,7 @@ at::Tensor NeoXModel::forward_hidden(const at::Tensor& ids, const AttentionFn& a
 }
 
 at::Tensor NeoXModel::logits(const at::Tensor& hidden) const {
-  return at::linear(hidden, embed_out_).to(at::kFloat);
+  return linear_rows(hidden, embed_out_).to(at::kFloat);
 }
 
 TokenScores NeoXModel::score(const at::Tensor& hidden, const at::Tensor& targets, int64_t block) const {

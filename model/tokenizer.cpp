@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -77,26 +78,22 @@ bool is_white_space(uint32_t c) {
          c == 0x3000;
 }
 
-// Rust's char::is_alphanumeric, approximated by the L and N general categories.
-bool is_alnum(uint32_t c) {
+// A word character as Rust's regex `\w` (used by tokenizers for single_word added tokens):
+// letters, marks, decimal and letter numbers, connector punctuation, ZWNJ/ZWJ.
+bool is_word_char(uint32_t c) {
+  if (c == 0x200C || c == 0x200D) return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
       return true;
     default:
       return false;
   }
 }
 
-bool is_ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  return true;
-}
-
-std::string nfc(std::string_view s) {
-  if (is_ascii(s)) return std::string(s);
+std::string nfc_utf8proc(std::string_view s) {
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
                                     static_cast<utf8proc_ssize_t>(s.size()), &out,
@@ -107,10 +104,36 @@ std::string nfc(std::string_view s) {
   return r;
 }
 
+// NFC of valid UTF-8. ASCII characters are starters that never decompose and are never the second
+// half of a canonical composition, so the text can be cut right before any ASCII character and
+// normalised piecewise: only each non-ASCII run, with the ASCII character before it (which may be
+// its base, as in "e" + U+0301), goes through utf8proc; the rest is copied.
+std::string nfc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    size_t j = i;
+    while (j < n && static_cast<unsigned char>(s[j]) < 0x80) ++j;
+    if (j == n) { out.append(s.substr(i)); break; }
+    size_t start = j > i ? j - 1 : j;
+    size_t k = j;
+    while (k < n && static_cast<unsigned char>(s[k]) >= 0x80) ++k;
+    out.append(s.substr(i, start - i));
+    out += nfc_utf8proc(s.substr(start, k - start));
+    i = k;
+  }
+  return out;
+}
+
 struct AddedToken {
-  std::string content;  // as matched (NFC-normalised when `normalized`)
+  std::string content;
   int32_t id = 0;
   bool single_word = false, lstrip = false, rstrip = false, normalized = false, special = false;
+  bool same_as(const AddedToken& o) const {  // tokenizers' AddedToken equality (all but the id)
+    return content == o.content && single_word == o.single_word && lstrip == o.lstrip &&
+           rstrip == o.rstrip && normalized == o.normalized && special == o.special;
+  }
 };
 
 // Byte trie over added-token contents, giving aho-corasick LeftmostLongest matches.
@@ -151,13 +174,53 @@ struct Piece {
   int32_t id = -1;  // >= 0: an added token already resolved
 };
 
-struct PairHash {
-  size_t operator()(uint64_t k) const { return std::hash<uint64_t>()(k * 0x9E3779B97F4A7C15ull); }
-};
-
 struct MergeInfo {
   int32_t rank;
   int32_t new_id;
+};
+
+// (left id, right id) -> merge: open addressing with linear probing over a power-of-two table,
+// one flat array (the BPE inner loop looks pairs up constantly).
+class MergeTable {
+ public:
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    slots_.assign(cap, Slot{kEmpty, {0, 0}});
+    mask_ = cap - 1;
+  }
+  // Keeps the first insertion of a key (the lowest rank). Table must have been reserved.
+  void insert(int32_t a, int32_t b, MergeInfo m) {
+    uint64_t k = key(a, b);
+    for (size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == k) return;
+      if (slots_[i].key == kEmpty) { slots_[i] = Slot{k, m}; return; }
+    }
+  }
+  const MergeInfo* find(int32_t a, int32_t b) const {
+    if (slots_.empty()) return nullptr;
+    uint64_t k = key(a, b);
+    for (size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == k) return &slots_[i].m;
+      if (slots_[i].key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t(0);  // ids are < 2^30, so never a real key
+  struct Slot {
+    uint64_t key;
+    MergeInfo m;
+  };
+  static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+  static size_t hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return static_cast<size_t>(k);
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
 };
 
 const json& need(const json& j, const char* key, const std::string& where) {
@@ -185,7 +248,7 @@ std::string type_of(const json& j) {
 struct Tokenizer::Impl {
   // model
   std::array<int32_t, 256> byte_id{};  // id of each single byte (-1 if absent)
-  std::unordered_map<uint64_t, MergeInfo, PairHash> merges;
+  MergeTable merges;
   std::unordered_map<std::string, int32_t> vocab_bytes;  // raw bytes -> id (ignore_merges)
   bool ignore_merges = false;
   int32_t unk_id = -1;
@@ -193,7 +256,7 @@ struct Tokenizer::Impl {
   bool use_nfc = false;
   bool add_prefix_space = false;
   bool use_regex = true;
-  // added tokens
+  // added tokens: one entry per id (tokenizers' added_tokens_map_r); the tries point into it
   std::vector<AddedToken> added;
   AddedTrie raw_trie, norm_trie;
   // decoding
@@ -239,9 +302,9 @@ struct Tokenizer::Impl {
       const AddedToken& tok = added[t];
       i = stop;  // matches never overlap
       if (tok.single_word) {
-        bool start_space = start == 0 || !is_alnum(prev_cp(s, start));
+        bool start_space = start == 0 || !is_word_char(prev_cp(s, start));
         size_t k = stop;
-        bool stop_space = stop == s.size() || !is_alnum(next_cp(s, k));
+        bool stop_space = stop == s.size() || !is_word_char(next_cp(s, k));
         if (!start_space || !stop_space) continue;
       }
       if (tok.lstrip) {
@@ -297,10 +360,7 @@ struct Tokenizer::Impl {
         return rank != o.rank ? rank > o.rank : pos > o.pos;
       }
     };
-    auto lookup = [&](int32_t a, int32_t b) -> const MergeInfo* {
-      auto it = merges.find((uint64_t(uint32_t(a)) << 32) | uint32_t(b));
-      return it == merges.end() ? nullptr : &it->second;
-    };
+    auto lookup = [&](int32_t a, int32_t b) { return merges.find(a, b); };
     std::priority_queue<Cand> q;
     for (size_t k = 0; k + 1 < sym.size(); ++k)
       if (const MergeInfo* m = lookup(sym[k].id, sym[k + 1].id))
@@ -327,9 +387,13 @@ struct Tokenizer::Impl {
   }
 
   void encode_word(std::string_view word, std::vector<int64_t>& out) const {
+    constexpr size_t kMaxCachedWord = 256;     // longer words are rare: not worth keeping
+    constexpr size_t kMaxCacheEntries = 500000;  // bounds memory on huge, diverse inputs
     thread_local std::vector<int32_t> tmp;
-    std::string key(word);
-    {
+    const bool cacheable = word.size() <= kMaxCachedWord;
+    std::string key;
+    if (cacheable) {
+      key.assign(word);
       std::lock_guard<std::mutex> lk(cache_mu);
       auto it = cache.find(key);
       if (it != cache.end()) {
@@ -340,23 +404,26 @@ struct Tokenizer::Impl {
     tmp.clear();
     bpe(word, tmp);
     out.insert(out.end(), tmp.begin(), tmp.end());
+    if (!cacheable) return;
     std::lock_guard<std::mutex> lk(cache_mu);
-    if (cache.size() >= 500000) cache.clear();  // bound memory on huge, diverse inputs
+    if (cache.size() >= kMaxCacheEntries) cache.clear();
     cache.emplace(std::move(key), tmp);
   }
 
   void pretokenize_and_encode(std::string_view s, std::vector<int64_t>& out) const {
     if (!use_regex) { encode_word(s, out); return; }
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
+    std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md_owner(
+        pcre2_match_data_create_from_pattern(re, nullptr), pcre2_match_data_free);
+    pcre2_match_data* md = md_owner.get();
     require(md != nullptr, "tokenizer: out of memory");
     auto subj = reinterpret_cast<PCRE2_SPTR>(s.data());
     size_t pos = 0;
     while (pos < s.size()) {
-      int rc = jit ? pcre2_jit_match(re, subj, s.size(), pos, 0, md, nullptr)
-                   : pcre2_match(re, subj, s.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+      int rc = jit ? pcre2_jit_match(re, subj, s.size(), pos, 0, md, nullptr) : PCRE2_ERROR_JIT_BADOPTION;
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)  // no JIT, or it ran out of stack: interpret
+        rc = pcre2_match(re, subj, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
-        pcre2_match_data_free(md);
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(rc, msg, sizeof msg);
         throw Error(std::string("tokenizer: pre-tokenisation regex failed: ") + reinterpret_cast<char*>(msg));
@@ -364,17 +431,14 @@ struct Tokenizer::Impl {
       PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       size_t b = ov[0], e = ov[1];
       if (b > pos) encode_word(s.substr(pos, b - pos), out);  // unmatched gap: its own piece
-      if (e == b) {  // cannot happen with this pattern; guard against an endless loop
+      if (e == b) {  // an empty match (impossible with this pattern) must not loop forever
         ++e;
         while (e < s.size() && (static_cast<unsigned char>(s[e]) & 0xC0) == 0x80) ++e;
-        encode_word(s.substr(b, e - b), out);
-      } else {
-        encode_word(s.substr(b, e - b), out);
       }
+      encode_word(s.substr(b, e - b), out);
       pos = e;
     }
     if (pos < s.size()) encode_word(s.substr(pos), out);
-    pcre2_match_data_free(md);
   }
 };
 
@@ -454,22 +518,25 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
     const json& vocab = need(model, "vocab", "model.");
     require(vocab.is_object(), "tokenizer.json: model.vocab is not an object");
     require(!vocab.empty(), "tokenizer.json: model.vocab is empty");
-    std::unordered_map<std::string, int32_t> vocab_str;
+    // keys are views of the parsed document's strings, which outlive this map
+    std::unordered_map<std::string_view, int32_t> vocab_str;
     vocab_str.reserve(vocab.size() * 2);
     int64_t max_id = -1;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      require(it.value().is_number_integer(), "tokenizer.json: model.vocab['" + it.key() + "'] is not an integer id");
+      // (messages are built only on failure: this loop runs ~50k times)
+      if (!it.value().is_number_integer())
+        throw Error("tokenizer.json: model.vocab['" + it.key() + "'] is not an integer id");
       int64_t id = it.value().get<int64_t>();
-      require(id >= 0 && id < (int64_t(1) << 30), "tokenizer.json: model.vocab id out of range: " + std::to_string(id));
-      validate_utf8(it.key(), "tokenizer.json vocab entry");
-      vocab_str.emplace(it.key(), static_cast<int32_t>(id));
+      if (id < 0 || id >= (int64_t(1) << 30))
+        throw Error("tokenizer.json: model.vocab id out of range: " + std::to_string(id));
+      vocab_str.emplace(std::string_view(it.key()), static_cast<int32_t>(id));
       max_id = std::max(max_id, id);
     }
     m.id_bytes.assign(max_id + 1, std::string());
     m.id_known.assign(max_id + 1, false);
     for (const auto& [tok, id] : vocab_str) {
       bool pure = false;
-      std::string bytes = to_bytes(tok, &pure);
+      std::string bytes = to_bytes(std::string(tok), &pure);
       m.id_bytes[id] = bytes;
       m.id_known[id] = true;
       if (pure && m.ignore_merges) m.vocab_bytes.emplace(bytes, id);
@@ -491,35 +558,45 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
     // ---- merges: "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (newer)
     const json& merges = need(model, "merges", "model.");
     require(merges.is_array(), "tokenizer.json: model.merges is not an array");
-    m.merges.reserve(merges.size() * 2);
+    m.merges.reserve(merges.size());
     int32_t rank = 0;
+    std::string ab;
     for (const json& mj : merges) {
-      std::string a, b;
+      std::string_view a, b;
       if (mj.is_string()) {
-        const std::string s = mj.get<std::string>();
+        std::string_view s = mj.get_ref<const std::string&>();
         size_t sp = s.find(' ');
-        require(sp != std::string::npos && s.find(' ', sp + 1) == std::string::npos,
-                "tokenizer.json: merge " + std::to_string(rank + 1) + " is not of the form 'a b'");
+        if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
+          throw Error("tokenizer.json: merge " + std::to_string(rank + 1) + " is not of the form 'a b'");
         a = s.substr(0, sp);
         b = s.substr(sp + 1);
       } else if (mj.is_array() && mj.size() == 2 && mj[0].is_string() && mj[1].is_string()) {
-        a = mj[0].get<std::string>();
-        b = mj[1].get<std::string>();
+        a = mj[0].get_ref<const std::string&>();
+        b = mj[1].get_ref<const std::string&>();
       } else {
         throw Error("tokenizer.json: merge " + std::to_string(rank + 1) + " is neither 'a b' nor [a, b]");
       }
-      auto ia = vocab_str.find(a), ib = vocab_str.find(b), iab = vocab_str.find(a + b);
-      require(ia != vocab_str.end() && ib != vocab_str.end() && iab != vocab_str.end(),
-              "tokenizer.json: merge " + std::to_string(rank + 1) + " uses a token missing from the vocab");
-      uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
-      m.merges.emplace(key, MergeInfo{rank, iab->second});  // first (lowest-rank) occurrence wins
+      ab.assign(a).append(b);
+      auto ia = vocab_str.find(a), ib = vocab_str.find(b), iab = vocab_str.find(ab);
+      if (ia == vocab_str.end() || ib == vocab_str.end() || iab == vocab_str.end())
+        throw Error("tokenizer.json: merge " + std::to_string(rank + 1) + " uses a token missing from the vocab");
+      m.merges.insert(ia->second, ib->second, MergeInfo{rank, iab->second});  // lowest rank wins
       ++rank;
     }
 
-    // ---- added tokens
+    // ---- added tokens, registered as tokenizers does when it reads the file: one by one, in
+    // file order; a token whose content is already known (added before, or in the model vocab)
+    // takes that id, any other gets the next free id from the model vocab's size on. The "id"
+    // fields of the file are not used (tokenizers only warns when they disagree).
     if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
       const json& at = j["added_tokens"];
       require(at.is_array(), "tokenizer.json: added_tokens is not an array");
+      const int64_t model_size = static_cast<int64_t>(vocab_str.size());
+      std::unordered_map<std::string, int32_t> added_map;  // content -> id
+      std::unordered_map<int32_t, size_t> index_of_id;     // id -> entry in m.added
+      std::vector<AddedToken> special_list, classic_list;  // trie patterns, in tokenizers' order
+      std::unordered_set<std::string> special_set;
+      int64_t max_added = -1;
       for (const json& t : at) {
         require(t.is_object(), "tokenizer.json: an added token is not an object");
         const json& id = need(t, "id", "added_tokens[].");
@@ -528,26 +605,54 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
                 "tokenizer.json: added token id is not a valid integer");
         require(content.is_string(), "tokenizer.json: added token content is not a string");
         AddedToken a;
-        a.id = static_cast<int32_t>(id.get<int64_t>());
         a.content = content.get<std::string>();
-        validate_utf8(a.content, "tokenizer.json added token");
         a.special = flag(t, "special", false);
         a.single_word = flag(t, "single_word", false);
         a.lstrip = flag(t, "lstrip", false);
         a.rstrip = flag(t, "rstrip", false);
         a.normalized = flag(t, "normalized", !a.special);
-        if (a.id > max_id) {
-          max_id = a.id;
-          m.id_bytes.resize(max_id + 1);
-          m.id_known.resize(max_id + 1, false);
-        }
-        m.id_bytes[a.id] = to_bytes(a.content, nullptr);  // added tokens decode by content
-        m.id_known[a.id] = true;
+        if (a.special && !a.content.empty() && special_set.insert(a.content).second) special_list.push_back(a);
         if (a.content.empty()) continue;
-        if (a.normalized && m.use_nfc) a.content = nfc(a.content);  // matched in normalised text
-        int32_t idx = static_cast<int32_t>(m.added.size());
-        m.added.push_back(a);
-        (a.normalized ? m.norm_trie : m.raw_trie).insert(m.added.back().content, idx);
+        bool dup = false;
+        for (const AddedToken& e : m.added) dup = dup || e.same_as(a);
+        if (dup) continue;
+        if (auto it = added_map.find(a.content); it != added_map.end()) {
+          a.id = it->second;
+        } else if (auto iv = vocab_str.find(a.content); iv != vocab_str.end()) {
+          a.id = iv->second;
+        } else {
+          int64_t nid = max_added < 0 ? model_size
+                        : (max_added >= model_size || model_size == 0) ? max_added + 1 : model_size;
+          require(nid < (int64_t(1) << 30), "tokenizer.json: too many added tokens");
+          a.id = static_cast<int32_t>(nid);
+        }
+        added_map[a.content] = a.id;
+        max_added = std::max<int64_t>(max_added, a.id);
+        if (auto ix = index_of_id.find(a.id); ix != index_of_id.end()) {
+          m.added[ix->second] = a;
+        } else {
+          index_of_id[a.id] = m.added.size();
+          m.added.push_back(a);
+        }
+        if (!special_set.count(a.content)) classic_list.push_back(a);
+      }
+      for (const std::vector<AddedToken>* list : {&special_list, &classic_list}) {
+        for (const AddedToken& a : *list) {
+          auto it = added_map.find(a.content);
+          if (it == added_map.end()) continue;
+          auto ix = index_of_id.find(it->second);
+          if (ix == index_of_id.end()) continue;
+          std::string pattern = a.normalized && m.use_nfc ? nfc(a.content) : a.content;
+          if (pattern.empty()) continue;
+          (a.normalized ? m.norm_trie : m.raw_trie).insert(pattern, static_cast<int32_t>(ix->second));
+        }
+      }
+      for (const AddedToken& a : m.added) max_id = std::max<int64_t>(max_id, a.id);
+      m.id_bytes.resize(max_id + 1);
+      m.id_known.resize(max_id + 1, false);
+      for (const AddedToken& a : m.added) {  // added tokens decode by content, before the model
+        m.id_bytes[a.id] = to_bytes(a.content, nullptr);
+        m.id_known[a.id] = true;
       }
     }
   } catch (const json::exception& e) {

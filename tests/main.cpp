@@ -1,8 +1,10 @@
 // doctest runner. `--test-suite=fixture_*` suites need ../shared: when it is absent the runner
-// prints why and exits 77, which ctest reports as "Skipped".
+// prints why and exits 77, which ctest reports as "Skipped". fixture_cuda* suites likewise
+// skip without CUDA.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #include <cstdio>
@@ -15,6 +17,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const std::string key = "--test-suite=fixture_";
+    if (a.rfind("--test-suite=fixture_cuda", 0) == 0 && !at::hasCUDA()) {
+      std::printf("SKIPPED: %s needs a CUDA build of libtorch and a GPU\n", a.c_str() + 13);
+      return 77;
+    }
     if (a.rfind(key, 0) == 0 && !headscope::test::have_shared()) {
       std::printf("SKIPPED: %s needs %s (not present)\n", a.c_str() + 13,
                   headscope::test::shared_dir().c_str());

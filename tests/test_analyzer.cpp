@@ -382,4 +382,47 @@ TEST_SUITE("analyzer") {
     CHECK(err("[thresholds]\nhigh_sink = \"x\"\n").find("must be a number") != std::string::npos);
     CHECK_THROWS_AS(load_analysis_config("/nonexistent/analysis.toml"), Error);
   }
+
+  TEST_CASE("analyze_heads on the bundled model: short tail chunks are skipped, too few tokens is an error") {
+    c10::InferenceMode guard;
+    NeoXModel m = NeoXModel::load(test::bundled_model());
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 40; ++i) ids.push_back(100 + 37 * i);
+    AnalysisOptions opt;
+    opt.chunk_size = 16;  // chunks of 16, 16 and 8 tokens: the last is skipped
+    AnalysisResult r = analyze_heads(m, ids, opt);
+    REQUIRE(r.chunks.size() == 2);
+    CHECK(r.chunks[1].begin == 16);
+    CHECK(r.layers == 6);
+    CHECK(r.heads == 4);
+    for (const auto& s : r.stats) {
+      CHECK(s.mean_entropy >= 0);
+      CHECK(s.mean_entropy <= std::log(16.0) + 1e-5);
+      CHECK(s.local + s.global >= 1.0 - s.sink - 1e-5);
+      double rel = 0;
+      for (double v : s.relative_position_dist) rel += v;
+      CHECK(rel == doctest::Approx(1.0).epsilon(1e-5));  // every distance of a 16-token chunk < 64
+    }
+    // Full context: several query blocks per chunk give the same values as one block.
+    AnalysisOptions full = opt;
+    full.context = ContextMode::Full;
+    AnalysisResult f1 = analyze_heads(m, ids, full);
+    full.full_query_block = 4;
+    AnalysisResult f4 = analyze_heads(m, ids, full);
+    REQUIRE(f1.chunks.size() == 2);
+    REQUIRE(f4.chunks.size() == 2);
+    for (size_t c = 0; c < 2; ++c) {
+      CHECK((f1.chunks[c].scalars - f4.chunks[c].scalars).abs().maxCoeff() < 1e-5f);
+      CHECK((f1.chunks[c].rel - f4.chunks[c].rel).abs().maxCoeff() < 1e-5f);
+    }
+    // ... and its first chunk equals the chunks mode's (same context).
+    CHECK((f1.chunks[0].scalars - r.chunks[0].scalars).abs().maxCoeff() < 1e-5f);
+    full.full_query_block = 5;
+    CHECK_THROWS_WITH_AS(analyze_heads(m, ids, full), doctest::Contains("must divide chunk_size"), Error);
+    std::vector<int64_t> few(ids.begin(), ids.begin() + 8);
+    CHECK_THROWS_WITH_AS(analyze_heads(m, few, opt),
+                         "no chunk of at least 10 tokens to analyse (8 tokens)", Error);
+    opt.chunk_size = 0;
+    CHECK_THROWS_WITH_AS(analyze_heads(m, ids, opt), doctest::Contains("chunk_size must be >= 1"), Error);
+  }
 }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.h"
+#include "common/text.h"
 #include "model/tokenizer.h"
 #include "tests/support.h"
 
@@ -77,6 +79,17 @@ void check_model(const std::string& name) {
 TEST_SUITE("fixture_tokenizer") {
   TEST_CASE("tokenizer_cases.jsonl: neox-gutenberg-14m") { check_model("neox-gutenberg-14m"); }
   TEST_CASE("tokenizer_cases.jsonl: neox-gutenberg-70m") { check_model("neox-gutenberg-70m"); }
+
+  TEST_CASE("whole bundled texts: token counts of reference_eval.json") {
+    auto ref = nlohmann::json::parse(read_file(test::shared("fixtures/neox-gutenberg-14m/reference_eval.json")));
+    Tokenizer tok = Tokenizer::load(test::bundled_model());
+    std::string book = load_text(test::repo("data/pg19-10146.txt"), Newlines::LF);
+    std::string wiki = load_text(test::repo("data/wikitext2-test.txt"), Newlines::LF);
+    std::vector<int64_t> ids = tok.encode(book);
+    CHECK((int64_t)ids.size() == ref.at("tokens").at("pg19_10146").get<int64_t>());
+    CHECK(tok.decode(ids) == book);  // the book is NFC already
+    CHECK((int64_t)tok.encode(wiki).size() == ref.at("tokens").at("wikitext2_test").get<int64_t>());
+  }
 
   TEST_CASE("bundled model's tokenizer equals the shared one") {
     Tokenizer a = Tokenizer::load(test::bundled_model());

@@ -143,6 +143,7 @@ TEST_SUITE("tokenizer") {
     CHECK(load_json(d, tiny(v, nlohmann::json::array({nlohmann::json::array({"b", "c"}), nlohmann::json::array({"a", "b"})}))).encode("abc") == Ids{0, 4});
   }
 
+  // Expected ids below were checked against the Hugging Face tokenizers library (0.23.2).
   TEST_CASE("added-token flags: lstrip, rstrip, single_word, normalized") {
     TempDir d;
     // byte-level alphabet: ' ' is "Ġ"
@@ -154,13 +155,29 @@ TEST_SUITE("tokenizer") {
     nlohmann::json added = {tok(10, "<m>", true, false, false, false), tok(11, "<r>", false, true, false, false),
                             tok(12, "<s>", false, false, true, false), tok(13, "\xC3\xA9", false, false, false, true)};
     Tokenizer t = load_json(d, tiny(v, nlohmann::json::array(), added));
-    CHECK(t.encode("a <m>b") == Ids{0, 10, 1});     // lstrip swallows the space before
-    CHECK(t.encode("a<r>  b") == Ids{0, 11, 1});    // rstrip swallows the spaces after
-    CHECK(t.encode("a <s> b") == Ids{0, 3, 12, 3, 1});
+    // tokenizers ignores the file's ids: new added tokens are numbered from the vocab size (9)
+    CHECK(t.encode("a <m>b") == Ids{0, 9, 1});      // lstrip swallows the space before
+    CHECK(t.encode("a  <m>b") == Ids{0, 9, 1});
+    CHECK(t.encode("a<r>  b") == Ids{0, 10, 1});    // rstrip swallows the spaces after
+    CHECK(t.encode("a <s> b") == Ids{0, 3, 11, 3, 1});
     CHECK(t.encode("x<s>") == Ids{2, 4, 6, 5});     // single_word: not a match inside a word
-    CHECK(t.encode("e\xCC\x81") == Ids{13});        // normalized token matches the NFC text
-    CHECK(t.vocab_size() == 14);
-    CHECK(t.decode({0, 10, 1}) == "a<m>b");
+    CHECK(t.encode("<s>x") == Ids{4, 6, 5, 2});
+    CHECK(t.encode("a<m>") == Ids{0, 9});
+    CHECK(t.encode("e\xCC\x81") == Ids{12});        // normalized token matches the NFC text
+    CHECK(t.vocab_size() == 13);
+    CHECK(t.decode({0, 9, 1}) == "a<m>b");
+    CHECK(t.decode({12}) == "\xEF\xBF\xBD");  // "é" is byte E9 in the byte-level alphabet
+  }
+
+  TEST_CASE("added tokens already in the vocab keep the vocab id") {
+    TempDir d;
+    nlohmann::json v = {{"a", 0}, {"b", 1}, {"ab", 2}};
+    nlohmann::json added = nlohmann::json::array(
+        {nlohmann::json{{"id", 77}, {"content", "ab"}, {"special", true}, {"normalized", false}},
+         nlohmann::json{{"id", 3}, {"content", "<x>"}, {"special", true}, {"normalized", false}}});
+    Tokenizer t = load_json(d, tiny(v, nlohmann::json::array(), added));
+    CHECK(t.encode("aab<x>") == Ids{0, 2, 3});  // "ab" split out as the added token with id 2
+    CHECK(t.vocab_size() == 4);
   }
 
   TEST_CASE("load: file or directory; merge formats agree") {

@@ -1,0 +1,103 @@
+#include "compress/compressor.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace headscope {
+
+std::string Compressor::describe() const {
+  std::string s = name() + "(";
+  bool first = true;
+  const nlohmann::json p = params();
+  for (auto& [k, v] : p.items()) {
+    if (k == "method") continue;
+    s += (first ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    first = false;
+  }
+  return s + ")";
+}
+
+void Compressor::compress(KVCache& cache, int64_t next_pos) {
+  for (int64_t l = 0; l < cache.layers(); ++l)
+    if (!skipped(l)) compress_layer(cache, l, next_pos);
+}
+
+void Compressor::check(const KVCache& cache) const {
+  for (int64_t l : skip_layers_)
+    require(l < cache.layers(), "--skip-layers: layer " + std::to_string(l) +
+                                    " does not exist (the model has " +
+                                    std::to_string(cache.layers()) + " layers)");
+}
+
+void Compressor::set_skip_layers(std::vector<int64_t> layers) {
+  for (int64_t l : layers)
+    require(l >= 0, "--skip-layers: layer indices must be >= 0, got " + std::to_string(l));
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  skip_layers_ = std::move(layers);
+}
+
+bool Compressor::skipped(int64_t layer) const {
+  return std::binary_search(skip_layers_.begin(), skip_layers_.end(), layer);
+}
+
+nlohmann::json Compressor::base_params() const {
+  return {{"method", name()}, {"skip_layers", skip_layers_}};
+}
+
+namespace detail {
+std::vector<int64_t> sink_recent_slots(int64_t n, int64_t start, int64_t recent) {
+  std::vector<int64_t> s;
+  if (n <= start + recent) {
+    s.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) s[i] = i;
+    return s;
+  }
+  for (int64_t i = 0; i < start; ++i) s.push_back(i);
+  for (int64_t i = n - recent; i < n; ++i) s.push_back(i);
+  return s;
+}
+
+std::vector<int64_t> select_by_norm(const double* norms, int64_t n, int64_t k, bool low) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  k = std::max<int64_t>(0, std::min(k, n));
+  auto cmp = [&](int64_t a, int64_t b) {
+    if (norms[a] != norms[b]) return low ? norms[a] < norms[b] : norms[a] > norms[b];
+    return a < b;
+  };
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), cmp);
+  idx.resize(static_cast<size_t>(k));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+}  // namespace detail
+
+const std::vector<std::string>& compressor_methods() {
+  static const std::vector<std::string> m = {"streaming_llm", "recent_only", "l2", "fix_size_l2"};
+  return m;
+}
+
+std::unique_ptr<Compressor> make_compressor(const std::string& method, const CompressorOptions& o) {
+  std::unique_ptr<Compressor> c;
+  if (method == "streaming_llm") {
+    c = make_streaming_llm(o.start_size, o.recent_size);
+  } else if (method == "recent_only") {
+    c = make_recent_only(o.window);
+  } else if (method == "l2") {
+    c = make_l2(o.keep_ratio < 0 ? 0.8 : o.keep_ratio, o.prune_after, o.l2_mode);
+  } else if (method == "fix_size_l2") {
+    c = make_fix_size_l2(o.fix_kv_size, o.keep_ratio < 0 ? 0.2 : o.keep_ratio, o.strategy, o.seed);
+  } else if (method == "window_policy") {
+    require(o.visibility != nullptr, "method window_policy needs a per-head visibility");
+    c = make_window_policy(*o.visibility);
+  } else {
+    throw Error("unknown compression method '" + method +
+                "' (expected dense, streaming_llm, recent_only, l2, fix_size_l2 or window_policy)");
+  }
+  c->set_skip_layers(o.skip_layers);
+  return c;
+}
+
+}  // namespace headscope

@@ -1,0 +1,92 @@
+// KV-cache compressors: one small interface, one file per method, each stating its exact rule.
+//
+// The decoder (eval/decode_eval.h) calls compress(cache, next_pos) after every decoding step,
+// once the step's token has been appended to every layer; next_pos is the text position of the
+// token that comes next. A compressor decides, per layer and per head, which cache slots to
+// keep (KVCache::keep); layers listed in skip_layers are never touched. The rules reproduce the
+// Python original (kvcompress) exactly, including its choice of temporal order after selection.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/kv_cache.h"
+#include "model/visibility.h"
+
+namespace headscope {
+
+class Compressor {
+ public:
+  virtual ~Compressor() = default;
+  virtual std::string name() const = 0;
+  // Parameters as JSON (printed with every result), skip_layers included.
+  virtual nlohmann::json params() const = 0;
+  // One-line human description, e.g. "streaming_llm(start_size=4, recent_size=508)".
+  std::string describe() const;
+
+  // Applies the rule to every layer not in skip_layers.
+  void compress(KVCache& cache, int64_t next_pos);
+  // Throws Error when the compressor cannot run on `cache` (skip layer out of range, a
+  // visibility of another shape, ...). Called by the decoder before the first token.
+  virtual void check(const KVCache& cache) const;
+
+  const std::vector<int64_t>& skip_layers() const { return skip_layers_; }
+  void set_skip_layers(std::vector<int64_t> layers);
+  bool skipped(int64_t layer) const;
+
+ protected:
+  virtual void compress_layer(KVCache& cache, int64_t layer, int64_t next_pos) = 0;
+  nlohmann::json base_params() const;
+
+ private:
+  std::vector<int64_t> skip_layers_;
+};
+
+// Options of every method (each method reads its own; the defaults are the CLI's defaults).
+struct CompressorOptions {
+  // streaming_llm
+  int64_t start_size = 4;
+  int64_t recent_size = 508;
+  // recent_only
+  int64_t window = 512;
+  // l2 (KnormPress) and fix_size_l2
+  double keep_ratio = -1;  // < 0: the method's default (l2: 0.8, fix_size_l2: 0.2)
+  int64_t prune_after = 1000;
+  std::string l2_mode = "every";  // every | once
+  int64_t fix_kv_size = 512;
+  std::string strategy = "keep_low";  // keep_low | keep_high | random
+  uint64_t seed = 0;
+  // window_policy
+  const Visibility* visibility = nullptr;
+  std::vector<int64_t> skip_layers;
+};
+
+namespace detail {
+// Slots kept by the sink + recent rule on a head of n entries: [0, start) U [n - recent, n)
+// when n > start + recent, else all of them.
+std::vector<int64_t> sink_recent_slots(int64_t n, int64_t start, int64_t recent);
+// The k slots among [0, n) with the lowest (low = true) or highest norms, returned in temporal
+// (ascending slot) order. Ties are broken by slot index (the earlier slot wins).
+std::vector<int64_t> select_by_norm(const double* norms, int64_t n, int64_t k, bool low);
+}  // namespace detail
+
+// The compressor methods this factory knows, in --compare-all order.
+const std::vector<std::string>& compressor_methods();
+
+// Builds `method` (streaming_llm, recent_only, l2, fix_size_l2, window_policy) from options.
+// Throws Error with one line on an unknown method or bad parameters.
+std::unique_ptr<Compressor> make_compressor(const std::string& method, const CompressorOptions& opt);
+
+// Direct constructors (validate their parameters, throw Error).
+std::unique_ptr<Compressor> make_streaming_llm(int64_t start_size, int64_t recent_size);
+std::unique_ptr<Compressor> make_recent_only(int64_t window);
+std::unique_ptr<Compressor> make_l2(double keep_ratio, int64_t prune_after, const std::string& mode);
+std::unique_ptr<Compressor> make_fix_size_l2(int64_t fix_kv_size, double keep_ratio,
+                                             const std::string& strategy, uint64_t seed);
+// The visibility must outlive the compressor.
+std::unique_ptr<Compressor> make_window_policy(const Visibility& visibility);
+
+}  // namespace headscope

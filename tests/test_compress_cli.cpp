@@ -1,0 +1,134 @@
+// End-to-end: `headscope eval` with compression methods on the bundled 14m model: JSON results
+// with the decode metrics and the position convention, --compare-all, and bad method
+// parameters as one-line errors that leave no output file.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
+#include "tests/support.h"
+
+namespace fs = std::filesystem;
+using headscope::test::bundled_model;
+using headscope::test::cli_binary;
+using headscope::test::repo;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+Run run(const std::string& args) {
+  std::string cmd = cli_binary() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string tmp(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("headscope_compress_cli_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return (d / name).string();
+}
+
+const std::string kBase = " --model " + bundled_model() + " --text " + repo("data/pg19-10146.txt") +
+                          " --threads 1";
+
+}  // namespace
+
+TEST_SUITE("compress_cli") {
+  TEST_CASE("eval --method streaming_llm writes the decode metrics") {
+    const std::string out = tmp("stream.json");
+    fs::remove(out);
+    Run r = run("eval" + kBase + " --max-tokens 150 --method streaming_llm --start-size 4 "
+                "--recent-size 60 --positions shifted --json " + out);
+    INFO(r.out);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("positions  shifted") != std::string::npos);
+    CHECK(r.out.find("tpot") != std::string::npos);
+    auto j = nlohmann::json::parse(headscope::read_file(out));
+    CHECK(j["method"] == "streaming_llm");
+    CHECK(j["positions"] == "shifted");
+    CHECK(j["tokens"] == 150);
+    CHECK(j["final_cache_size"] == 64);
+    CHECK(j["compressor"]["start_size"] == 4);
+    CHECK(j["compressor"]["recent_size"] == 60);
+    CHECK(j["ttft_s"].get<double>() > 0);
+    CHECK(j["tpot_s"].get<double>() > 0);
+    CHECK(j["cache_bytes"].get<int64_t>() > 0);
+    CHECK(j["rss_peak_bytes"].get<int64_t>() > 0);
+    CHECK(std::isfinite(j["perplexity"].get<double>()));
+  }
+
+  TEST_CASE("--decode dense equals the parallel dense evaluation") {
+    const std::string a = tmp("dense_par.json"), b = tmp("dense_dec.json");
+    REQUIRE(run("eval" + kBase + " --max-tokens 100 --json " + a).code == 0);
+    REQUIRE(run("eval" + kBase + " --max-tokens 100 --decode --skip-layers 0 --json " + b).code == 0);
+    auto ja = nlohmann::json::parse(headscope::read_file(a));
+    auto jb = nlohmann::json::parse(headscope::read_file(b));
+    CHECK(ja["decode"] == false);
+    CHECK(jb["decode"] == true);
+    CHECK(jb["final_cache_size"] == 99);
+    CHECK(std::abs(ja["perplexity"].get<double>() - jb["perplexity"].get<double>()) <
+          1e-4 * ja["perplexity"].get<double>());
+  }
+
+  TEST_CASE("--compare-all prints one table and writes every method") {
+    const std::string out = tmp("all.json");
+    Run r = run("eval" + kBase + " --max-tokens 80 --compare-all --recent-size 28 --window 32 "
+                "--fix-kv-size 32 --prune-after 40 --positions cache --json " + out);
+    INFO(r.out);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("TPOT ms") != std::string::npos);
+    auto j = nlohmann::json::parse(headscope::read_file(out));
+    REQUIRE(j["results"].size() == 5);
+    std::vector<std::string> methods;
+    for (auto& e : j["results"]) {
+      methods.push_back(e["method"]);
+      CHECK(e["positions"] == "cache");
+    }
+    CHECK(methods == std::vector<std::string>{"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2"});
+    CHECK(j["results"][1]["final_cache_size"] == 32);
+    CHECK(j["results"][2]["final_cache_size"] == 32);
+    CHECK(j["results"][4]["final_cache_size"] == 32);
+  }
+
+  TEST_CASE("bad method parameters: one line, non-zero exit, no output file") {
+    const std::string out = tmp("never.json");
+    fs::remove(out);
+    auto bad = [&](const std::string& args, const std::string& what) {
+      Run r = run("eval" + kBase + " --max-tokens 50 " + args + " --json " + out);
+      INFO("args: " << args << "\noutput: " << r.out);
+      CHECK(r.code != 0);
+      CHECK(r.out.rfind("headscope: error: ", 0) == 0);
+      CHECK(r.out.find(what) != std::string::npos);
+      CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+      CHECK_FALSE(fs::exists(out));
+    };
+    bad("--method streaming_llm --recent-size -4", "--recent-size must be >= 0");
+    bad("--method streaming_llm --start-size 0 --recent-size 0", "a cache of 0 entries");
+    bad("--method recent_only --window 0", "--window must be >= 1");
+    bad("--method l2 --keep-ratio 1.5", "--keep-ratio must be in [0, 1]");
+    bad("--method l2 --l2-mode sometimes", "--l2-mode");
+    bad("--method fix_size_l2 --fix-kv-size 0", "--fix-kv-size must be >= 1");
+    bad("--method fix_size_l2 --strategy keep_middle", "unknown --strategy 'keep_middle'");
+    bad("--method h2o", "unknown compression method 'h2o'");
+    bad("--method streaming_llm --skip-layers 9", "layer 9 does not exist");
+    bad("--method fix_size_l2 --strategy random --seed -3", "--seed must be a non-negative integer");
+  }
+}
