@@ -74,7 +74,7 @@ void register_ablate(CLI::App& app) {
     std::vector<int64_t> ids = load_tokens(args->rt.model, args->text, &total);
 
     AblationIdentity id{args->rt.model, args->text.text, args->classifications,
-                        static_cast<int64_t>(ids.size())};
+                        static_cast<int64_t>(ids.size()), ids_digest(ids)};
     AblationFile file = open_ablation_file(args->out, id);
     std::printf("model      %s (%lld layers x %lld heads)\n", args->rt.model.c_str(),
                 (long long)mc.num_layers, (long long)mc.num_heads);

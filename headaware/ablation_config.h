@@ -11,7 +11,8 @@
 //   builder = "confidence"         # uniform | from_classifications | confidence | inverse
 //   sink = 4                       # any builder parameter here is a default for the configs
 //   configs = [ { name = "G_conf0.3_base128", threshold = 0.3 }, ... ]
-// A config may also set `builder`. Parameters per builder (see headaware/policy_builders.h
+// A config may also set `builder`; the group's parameters then apply to it only if it keeps
+// the group's builder. Parameters per builder (see headaware/policy_builders.h
 // for semantics and defaults):
 //   uniform:              sink, window
 //   from_classifications: sink, window_override = { <type> = <window>, ... }

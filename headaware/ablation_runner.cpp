@@ -12,6 +12,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "common/text.h"
 #include "eval/parallel_eval.h"
 
 namespace headscope {
@@ -44,6 +45,13 @@ double num(const nlohmann::json& j, const char* key, const std::string& what) {
   return it->get<double>();
 }
 
+// A diverged evaluation's NaN/inf is written as null by the JSON library: read it back as NaN.
+double num_or_nan(const nlohmann::json& j, const char* key, const std::string& what) {
+  auto it = j.find(key);
+  if (it != j.end() && it->is_null()) return std::nan("");
+  return num(j, key, what);
+}
+
 std::string str(const nlohmann::json& j, const char* key, const std::string& what) {
   auto it = j.find(key);
   require(it != j.end() && it->is_string(),
@@ -67,8 +75,8 @@ AblationRecord AblationRecord::from_json(const nlohmann::json& j) {
   r.name = str(j, "name", "ablation result");
   const std::string w = "ablation result '" + r.name + "'";
   r.group = str(j, "group", w);
-  r.perplexity = num(j, "perplexity", w);
-  r.accuracy = num(j, "accuracy", w);
+  r.perplexity = num_or_nan(j, "perplexity", w);
+  r.accuracy = num_or_nan(j, "accuracy", w);
   r.nominal_context = num(j, "nominal_context", w);
   r.measured_context = num(j, "measured_context", w);
   r.tokens_per_s = j.value("tokens_per_s", 0.0);
@@ -98,6 +106,7 @@ nlohmann::ordered_json AblationFile::to_json() const {
                   {"tokens_per_s", dense.tokens_per_s},
                   {"wall_s", dense.wall_s}};
   j["classifications"] = id.classifications;
+  if (!id.token_ids_sha256.empty()) j["token_ids_sha256"] = id.token_ids_sha256;
   j["nominal_context_note"] = kNominalContextNote;
   nlohmann::ordered_json rs = nlohmann::ordered_json::array();
   for (const auto& r : results) rs.push_back(r.to_json());
@@ -115,11 +124,12 @@ AblationFile AblationFile::from_json(const nlohmann::json& j, const std::string&
           what + ": field 'tokens' is missing or not an integer");
   f.id.tokens = j["tokens"].get<int64_t>();
   f.id.classifications = j.value("classifications", std::string());
+  f.id.token_ids_sha256 = j.value("token_ids_sha256", std::string());
   if (j.contains("dense") && j["dense"].is_object()) {
     const auto& d = j["dense"];
     f.has_dense = true;
-    f.dense.perplexity = num(d, "perplexity", what + " dense");
-    f.dense.accuracy = num(d, "accuracy", what + " dense");
+    f.dense.perplexity = num_or_nan(d, "perplexity", what + " dense");
+    f.dense.accuracy = num_or_nan(d, "accuracy", what + " dense");
     f.dense.tokens_per_s = d.value("tokens_per_s", 0.0);
     f.dense.wall_s = d.value("wall_s", 0.0);
   }
@@ -158,14 +168,27 @@ AblationFile open_ablation_file(const std::string& path, const AblationIdentity&
   if (!same_path(f.id.text, id.text)) mismatch("text", f.id.text, id.text);
   if (f.id.tokens != id.tokens)
     mismatch("token count", std::to_string(f.id.tokens), std::to_string(id.tokens));
+  if (!f.id.token_ids_sha256.empty() && !id.token_ids_sha256.empty() &&
+      f.id.token_ids_sha256 != id.token_ids_sha256)
+    mismatch("token ids (sha256)", f.id.token_ids_sha256.substr(0, 12),
+             id.token_ids_sha256.substr(0, 12) + " (another --newlines mode or tokenizer?)");
   if (!f.id.classifications.empty() && !id.classifications.empty() &&
       !same_path(f.id.classifications, id.classifications))
     mismatch("classification file", f.id.classifications, id.classifications);
   if (f.id.classifications.empty()) f.id.classifications = id.classifications;
+  if (f.id.token_ids_sha256.empty()) f.id.token_ids_sha256 = id.token_ids_sha256;
   return f;
 }
 
 // ---- evaluation -------------------------------------------------------------------------------
+
+std::string ids_digest(const std::vector<int64_t>& ids) {
+  std::string bytes;
+  bytes.reserve(ids.size() * 8);
+  for (int64_t v : ids)
+    for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>((uint64_t(v) >> (8 * b)) & 0xff));
+  return sha256_hex(bytes);
+}
 
 int64_t auto_query_block(int64_t tokens, bool cuda) {
   // CPU: 256-query blocks were fastest on the 70m model over 1000 tokens (CPU time 22 s for
@@ -391,7 +414,8 @@ std::string format_comparisons(const AblationFile& f, const std::string& referen
             cs.size(), reference_group.c_str());
   const AblationRecord* best = nullptr;
   for (const auto& r : f.results)
-    if (r.head_aware() && (!best || r.perplexity < best->perplexity)) best = &r;
+    if (r.head_aware() && std::isfinite(r.perplexity) && (!best || r.perplexity < best->perplexity))
+      best = &r;
   if (best)
     s += line("best head-aware: %s (ppl %.3f, context %.1f)", best->name.c_str(), best->perplexity,
               best->measured_context);

@@ -8,7 +8,7 @@
 //   {"schema": "headscope.ablation/1", "model": ..., "text": ..., "tokens": N,
 //    "dense": {"perplexity": ..., "accuracy": ..., "tokens_per_s": ..., "wall_s": ...},
 //    "classifications": "path" (or ""),
-//    "nominal_context_note": "...",
+//    "token_ids_sha256": "...", "nominal_context_note": "...",   (additions, ignored by readers)
 //    "results": [ {"name", "group", "perplexity", "accuracy", "nominal_context",
 //                  "measured_context", "tokens_per_s", "wall_s", "params": {...}}, ... ] }
 // nominal_context: the original's mean over heads of sink + window, full heads counted as the
@@ -50,7 +50,11 @@ struct DenseRecord {
 struct AblationIdentity {
   std::string model, text, classifications;
   int64_t tokens = 0;
+  std::string token_ids_sha256;  // ids_digest(ids): catches another newline mode or tokenizer
 };
+
+// SHA-256 (hex) of the token ids as little-endian int64.
+std::string ids_digest(const std::vector<int64_t>& ids);
 
 struct AblationFile {
   AblationIdentity id;
@@ -65,8 +69,9 @@ struct AblationFile {
   void save(const std::string& path) const;  // atomic
 };
 
-// The file at `path` if it exists and was computed for the same model, text and token count
-// (and the same classification file, where both name one); a fresh file if `path` is absent.
+// The file at `path` if it exists and was computed for the same model, text, token count and
+// token ids (where both record them) and the same classification file (where both name one);
+// a fresh file if `path` is absent.
 // Throws Error if it exists but belongs to another run or is not an ablation results file.
 AblationFile open_ablation_file(const std::string& path, const AblationIdentity& id);
 

@@ -48,16 +48,16 @@ std::string tmp(const std::string& name) {
 
 void write(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
 
-// A classification file for the 14m model (6 layers x 4 heads) in the original's schema.
-std::string classification_file() {
+// A classification file (layers x heads; the 14m model has 6 x 4) in the original's schema.
+std::string classification_file(int layers = 6, int heads = 4) {
   nlohmann::json cl = nlohmann::json::array();
   const char* types[] = {"positional", "mixed", "gathering", "sink_mixed"};
-  for (int l = 0; l < 6; ++l)
-    for (int h = 0; h < 4; ++h)
+  for (int l = 0; l < layers; ++l)
+    for (int h = 0; h < heads; ++h)
       cl.push_back({{"layer_idx", l}, {"head_idx", h}, {"head_type", types[(l + h) % 4]},
                     {"confidence", 0.3 + 0.1 * ((l * 4 + h) % 6)}, {"can_prune", false},
                     {"can_limit_window", false}, {"recommended_window", -1}});
-  std::string p = tmp("cls.json");
+  std::string p = tmp("cls" + std::to_string(layers) + "x" + std::to_string(heads) + ".json");
   write(p, nlohmann::json{{"classifications", cl}}.dump());
   return p;
 }
@@ -120,7 +120,8 @@ TEST_SUITE("cli_ablate") {
              {" --config " + bad, "window must be -1"},
              {" --groups G", "need --classifications"},
              {" --groups Z", "no group 'Z'"},
-             {" --config " + tmp("missing.toml"), "missing.toml"}}) {
+             {" --config " + tmp("missing.toml"), "missing.toml"},
+             {" --classifications " + classification_file(6, 8), "the model has 6 layers x 4 heads"}}) {
       Run r = run(base + args);
       INFO(args << "\n" << r.out);
       CHECK(r.code == 1);

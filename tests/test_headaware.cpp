@@ -403,6 +403,12 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
     CHECK(cs[2].delta_ppl() == doctest::Approx(-0.9));
     CHECK(cs[2].delta_pct() == doctest::Approx(-10.0));
     CHECK(key_comparisons(f, "Z").empty());
+    // a diverged result (NaN, written as null) survives the round trip through the file
+    f.id = {"m", "t", "", 10};
+    f.results[3].perplexity = std::nan("");
+    AblationFile back = AblationFile::from_json(nlohmann::json::parse(f.to_json().dump()), "mem");
+    CHECK(std::isnan(back.results[3].perplexity));
+    CHECK(back.results[5].perplexity == 8.1);
     std::string s = format_comparisons(f, "B");
     CHECK(s.find("best head-aware: K1") != std::string::npos);
   }
@@ -438,7 +444,10 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     std::vector<H> hs;
     for (int i = 0; i < 24; ++i) hs.push_back({i % 4 == 0 ? "gathering" : i % 2 ? "mixed" : "positional", 0.5, -1});
     ClassificationFile cls = make_file(6, 4, hs);
-    AblationIdentity id{test::bundled_model(), "short-text", "hand-made", int64_t(ids.size())};
+    AblationIdentity id{test::bundled_model(), "short-text", "hand-made", int64_t(ids.size()),
+                        ids_digest(ids)};
+    CHECK(ids_digest(ids).size() == 64);
+    CHECK(ids_digest({1, 2}) != ids_digest({2, 1}));
     AblationRunOptions opt;
     opt.out_path = out;
     opt.progress = false;
@@ -451,6 +460,7 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     nlohmann::json j1 = nlohmann::json::parse(read_file(out));
     CHECK(j1["schema"] == "headscope.ablation/1");
     CHECK(j1["tokens"] == 40);
+    CHECK(j1["token_ids_sha256"] == ids_digest(ids));
     CHECK(j1["results"].size() == 2);
     CHECK(j1["dense"]["perplexity"].get<double>() > 1.0);
     CHECK(j1["results"][0]["params"] == nlohmann::json{{"builder", "uniform"}, {"sink", 0}, {"window", 8}});
@@ -504,6 +514,9 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     other = id;
     other.text = "another-text";
     check_error([&] { open_ablation_file(out, other); }, "choose another --out");
+    other = id;
+    other.token_ids_sha256 = ids_digest({1, 2, 3});
+    check_error([&] { open_ablation_file(out, other); }, "token ids (sha256)");
     other = id;
     other.classifications = "other.json";
     check_error([&] { open_ablation_file(out, other); }, "classification file");
