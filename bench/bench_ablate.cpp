@@ -17,6 +17,7 @@
 // seeded) under $TMPDIR, for GPU speed runs where no checkpoint is available.
 // --long N repeats the text's tokens up to N and runs one windowed configuration; run it alone
 // (peak RSS is the process's peak).
+#include <unistd.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>

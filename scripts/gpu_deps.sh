@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gpudeps/debs .gpudeps/root
 cd .gpudeps/debs
-apt-get download libtomlplusplus-dev libutf8proc-dev libutf8proc2 libpcre2-dev libpcre2-8-0 \
+apt-get download libtomlplusplus-dev libtomlplusplus3 libutf8proc-dev libutf8proc2 libpcre2-dev libpcre2-8-0 \
   libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 gnuplot-nox ccache >/dev/null
 for f in *.deb; do dpkg -x "$f" ../root; done
 echo "unpacked into .gpudeps/root: $(du -sh ../root | cut -f1)"

@@ -1,5 +1,6 @@
 // End-to-end: the headscope binary on bad input prints one clear error line, exits non-zero and
 // leaves no output file; on good input it writes a complete JSON result.
+#include <unistd.h>
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>

@@ -1,6 +1,7 @@
 // End-to-end: `headscope ablate` on the bundled model: writes the results file in the schema,
 // resumes (skips what is stored), prints the summary and key comparisons, and rejects bad
 // input with one error line before writing anything.
+#include <unistd.h>
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>

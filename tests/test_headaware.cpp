@@ -1,6 +1,7 @@
 // headaware: policy builders (semantics and defaults of the Python original, type alias
 // lookup), the ablation TOML (seed set and bad configs), the visibility rule against brute
 // force inside the blocked attention, and the runner's resume logic on the bundled model.
+#include <unistd.h>
 #include <doctest/doctest.h>
 
 #include <c10/core/InferenceMode.h>

@@ -1,5 +1,6 @@
 // Loading a model directory: config forms, safetensors (single, sharded, F32/F16/BF16), and
 // every kind of bad input giving a clear one-line Error.
+#include <unistd.h>
 #include <doctest/doctest.h>
 
 #include <c10/core/InferenceMode.h>

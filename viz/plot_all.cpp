@@ -92,7 +92,9 @@ PlotAllReport plot_all(const PlotAllInputs& in, const std::string& out_dir, cons
     for (HeatMetric m : {HeatMetric::Entropy, HeatMetric::Sink, HeatMetric::Local, HeatMetric::RelPos})
       draw("heatmap_" + heat_metric_name(m), [&](const std::string& p) { plot_heatmap(g, m, p, o); });
   }
-  require(!rep.written.empty(), "nothing to plot: " + rep.skipped.front());
+  // (The message is built only on failure: skipped may be empty when everything was drawn.)
+  if (rep.written.empty())
+    throw Error("nothing to plot: " + (rep.skipped.empty() ? std::string("no figure applies") : rep.skipped.front()));
   return rep;
 }
 
