@@ -20,4 +20,6 @@ torch.manual_seed(0)
 with torch.device("cuda"):
     model = GPTNeoXForCausalLM(cfg).to(dtype)
 model.save_pretrained(out, safe_serialization=True)
+# Same GPT-NeoX-20B tokenizer as every Pythia model: take the bundled model's.
+shutil.copy(__file__.rsplit("/bench/", 1)[0] + "/models/neox-gutenberg-14m/tokenizer.json", out)
 print(f"wrote {out}: {sum(p.numel() for p in model.parameters())/1e9:.2f}B params")

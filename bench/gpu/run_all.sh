@@ -17,13 +17,13 @@ P28=/tmp/p28
 
 step() {  # step NAME SECONDS_NEEDED COMMAND...
   local name=$1 need=$2; shift 2
-  if [ -f "$STATE/$name.done" ]; then cp "$STATE/$name.log" "$OUT/$name.log" 2>/dev/null; echo "[skip] $name (done before)"; return; fi
+  if [ -f "$STATE/$name.done" ]; then { echo "===== $name (earlier call)"; cat "$STATE/$name.log"; } >> "$OUT/gpu_run.log"; echo "[skip] $name (done before)"; return; fi
   if [ $(( DEADLINE - $(date +%s) )) -lt "$need" ]; then echo "[skip] $name (not enough time left)"; return; fi
   echo "[run ] $name"; local t0=$(date +%s)
   if timeout $(( DEADLINE - $(date +%s) )) bash -c "$*" > "$STATE/$name.log" 2>&1; then
     touch "$STATE/$name.done"; echo "[ ok ] $name ($(( $(date +%s) - t0 )) s)"
   else echo "[FAIL] $name ($(( $(date +%s) - t0 )) s)"; tail -25 "$STATE/$name.log"; fi
-  cp "$STATE/$name.log" "$OUT/$name.log"
+  { echo "===== $name"; cat "$STATE/$name.log"; } >> "$OUT/gpu_run.log"
 }
 
 step env 10 "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; python3 -c 'import torch,transformers;print(\"torch\",torch.__version__,\"cuda\",torch.version.cuda,\"transformers\",transformers.__version__)'; g++ --version | head -1; cmake --version | head -1"
@@ -34,7 +34,7 @@ step model28 90 "python3 bench/gpu/make_random_model.py pythia-2.8b $P28 bf16"
 step forward28 60 "build-cuda/bench_forward --model $P28 --tokens 1024 --device cuda --dtype bf16 --reps 10"
 step analyze28 90 "build-cuda/bench_analyze --model $P28 --tokens 1024 --device cuda --dtype bf16 --reps 3"
 step ablate28 150 "build-cuda/bench_ablate --model $P28 --tokens 1024 --device cuda --dtype bf16 --repeat 3"
-step decode28 150 "build-cuda/bench_decode --model $P28 --device cuda --dtype bf16 --tokens 256 --part tpot"
+step decode28 150 "build-cuda/bench_decode --model $P28 --device cuda --dtype bf16 --tokens 512 --part tpot"
 step hf28 120 "python3 bench/gpu/hf_reference.py $P28 1024"
 step quality14 120 "for dt in f32 bf16; do build-cuda/headscope ablate --model models/neox-gutenberg-14m --text data/pg19-10146.txt --classifications results/main-job/head_classifications.json --max-tokens 1000 --device cuda --dtype \$dt --no-progress --out $OUT/ablation_cuda_\$dt.json > /dev/null && python3 bench/gpu/compare_ablation.py results/main-job/ablation.json $OUT/ablation_cuda_\$dt.json; done"
 step analyze14 60 "build-cuda/headscope analyze --model models/neox-gutenberg-14m --text data/pg19-10146.txt --device cuda --out /tmp/an14 && python3 bench/gpu/compare_stats.py .gpushared/fixtures/neox-gutenberg-14m/seed_analysis/head_statistics.json /tmp/an14/head_statistics.json"
