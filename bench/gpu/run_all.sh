@@ -27,14 +27,16 @@ step() {  # step NAME SECONDS_NEEDED COMMAND...
 }
 
 step env 10 "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; python3 -c 'import torch,transformers;print(\"torch\",torch.__version__,\"cuda\",torch.version.cuda,\"transformers\",transformers.__version__)'; g++ --version | head -1; cmake --version | head -1"
+rm -f "$STATE/build.done"  # always rebuild (incremental)
 step build 120 "bash scripts/gpu_build.sh"
+rm -f "$STATE/tests_cuda.done"
 step tests_cuda 60 "build-cuda/headscope_tests --test-suite=fixture_cuda"
 step floors 60 "python3 bench/gpu/floors.py"
 step model28 90 "python3 bench/gpu/make_random_model.py pythia-2.8b $P28 bf16"
 step forward28 60 "build-cuda/bench_forward --model $P28 --tokens 1024 --device cuda --dtype bf16 --reps 10"
 step analyze28 90 "build-cuda/bench_analyze --model $P28 --tokens 1024 --device cuda --dtype bf16 --reps 3"
 step ablate28 150 "build-cuda/bench_ablate --model $P28 --tokens 1024 --device cuda --dtype bf16 --repeat 3"
-step decode28 150 "build-cuda/bench_decode --model $P28 --device cuda --dtype bf16 --tokens 512 --part tpot"
+step decode28 150 "cp models/neox-gutenberg-14m/tokenizer.json $P28/ && build-cuda/bench_decode --model $P28 --device cuda --dtype bf16 --tokens 512 --part tpot"
 step hf28 120 "python3 bench/gpu/hf_reference.py $P28 1024"
 step quality14 120 "for dt in f32 bf16; do build-cuda/headscope ablate --model models/neox-gutenberg-14m --text data/pg19-10146.txt --classifications results/main-job/head_classifications.json --max-tokens 1000 --device cuda --dtype \$dt --no-progress --out $OUT/ablation_cuda_\$dt.json > /dev/null && python3 bench/gpu/compare_ablation.py results/main-job/ablation.json $OUT/ablation_cuda_\$dt.json; done"
 step analyze14 60 "build-cuda/headscope analyze --model models/neox-gutenberg-14m --text data/pg19-10146.txt --device cuda --out /tmp/an14 && python3 bench/gpu/compare_stats.py .gpushared/fixtures/neox-gutenberg-14m/seed_analysis/head_statistics.json /tmp/an14/head_statistics.json"
