@@ -16,7 +16,8 @@ static std::vector<std::string> cuda_models() {
     if (std::filesystem::exists(test::shared(std::string("fixtures/") + n + "/forward_wiki128.safetensors")) &&
         std::filesystem::exists(test::shared(std::string("models/") + n + "/model.safetensors")))
       names.push_back(n);
-  REQUIRE_MESSAGE(!names.empty() && names[0] == "neox-gutenberg-14m", "14m fixtures missing");
+  const bool has_14m = !names.empty() && names[0] == "neox-gutenberg-14m";
+  REQUIRE_MESSAGE(has_14m, "14m fixtures missing");
   return names;
 }
 
