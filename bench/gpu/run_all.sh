@@ -29,7 +29,7 @@ step() {  # step NAME SECONDS_NEEDED COMMAND...
 step env 10 "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; python3 -c 'import torch,transformers;print(\"torch\",torch.__version__,\"cuda\",torch.version.cuda,\"transformers\",transformers.__version__)'; g++ --version | head -1; cmake --version | head -1"
 rm -f "$STATE/build.done"  # always rebuild (incremental)
 step build 120 "bash scripts/gpu_build.sh"
-rm -f "$STATE/tests_cuda.done"
+rm -f "$STATE/tests_cuda.done" "$STATE/ctest_cpu_suites.done"
 step tests_cuda 60 "build-cuda/headscope_tests --test-suite=fixture_cuda"
 step floors 60 "python3 bench/gpu/floors.py"
 step model28 90 "python3 bench/gpu/make_random_model.py pythia-2.8b $P28 bf16"
