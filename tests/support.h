@@ -1,5 +1,9 @@
 // Test helpers: where the shared fixtures and the bundled model live.
 #pragma once
+#include <ftw.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -21,6 +25,15 @@ inline std::string bundled_model() { return repo("models/neox-gutenberg-14m"); }
 inline std::string cli_binary() {
   if (const char* e = std::getenv("HEADSCOPE_BIN")) return e;
   return std::string(HEADSCOPE_SOURCE_DIR) + "/build/headscope";
+}
+
+// Removes a file or directory tree (missing is fine). Tests use this instead of
+// std::filesystem::remove_all: PyTorch's wheel libtorch.so exports its own, broken copy of that
+// symbol, which the dynamic linker binds our versioned reference to (it crashed every test
+// binary built against PyTorch 2.11 on the GPU machine).
+inline void remove_tree(const std::filesystem::path& p) {
+  ::nftw(p.c_str(), [](const char* f, const struct stat*, int, struct FTW*) { return ::remove(f); }, 16,
+         FTW_DEPTH | FTW_PHYS);
 }
 
 }  // namespace headscope::test

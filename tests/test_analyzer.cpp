@@ -26,7 +26,7 @@ namespace {
 
 std::string temp_dir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / ("headscope_test_analyzer_" + name);
-  std::filesystem::remove_all(d);
+  headscope::test::remove_tree(d);
   std::filesystem::create_directories(d);
   return d.string();
 }
@@ -95,7 +95,7 @@ TEST_SUITE("analyzer") {
     CHECK(s["limitable_heads"] == 1);
     CHECK(s["compression_strategies"]["window_only"] == 1);
     CHECK(s["sink_heads"] == 1);
-    std::filesystem::remove_all(dir);
+    headscope::test::remove_tree(dir);
   }
 
   TEST_CASE("legacy schema: missing newer fields take the defaults, heads sorted") {

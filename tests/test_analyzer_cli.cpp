@@ -83,7 +83,7 @@ TEST_SUITE("analyzer_cli") {
   TEST_CASE("analyze writes statistics, classifications and HDF5 in the expected schemas") {
     const std::string text = test::repo("data/pg19-10146.txt");
     const std::string out = tmp("out");
-    fs::remove_all(out);
+    headscope::test::remove_tree(out);
     Run r = run("analyze --model " + test::bundled_model() + " --text " + text +
                 " --max-tokens 300 --chunk-size 128 --threads 2 --config " +
                 test::repo("configs/analysis.toml") + " --out " + out);
@@ -140,22 +140,22 @@ TEST_SUITE("analyzer_cli") {
 
     // Full left context runs and records its mode.
     const std::string out2 = tmp("out_full");
-    fs::remove_all(out2);
+    headscope::test::remove_tree(out2);
     Run r2 = run("analyze --model " + test::bundled_model() + " --text " + text +
                  " --max-tokens 300 --chunk-size 128 --threads 2 --context full --out " + out2);
     INFO(r2.out);
     REQUIRE(r2.code == 0);
     H5::H5File f2(out2 + "/head_stats.h5", H5F_ACC_RDONLY);
     CHECK(read_h5_str_attr(f2, "context") == "full");
-    fs::remove_all(out);
-    fs::remove_all(out2);
+    headscope::test::remove_tree(out);
+    headscope::test::remove_tree(out2);
   }
 
   TEST_CASE("bad input: one error line, non-zero exit, no result files") {
     const std::string base = "analyze --model " + test::bundled_model() + " --text " +
                              test::repo("data/pg19-10146.txt") + " --max-tokens 64 --threads 2";
     const std::string out = tmp("never");
-    fs::remove_all(out);
+    headscope::test::remove_tree(out);
     auto expect_error = [&](const std::string& args, const std::string& what) {
       Run r = run(base + " " + args + " --out " + out);
       INFO("args: " << args << "\noutput: " << r.out);

@@ -139,7 +139,7 @@ TEST_SUITE("fixture_analyzer") {
 
     // The written files: statistics in the original's schema, the summary block identical.
     const auto dir = std::filesystem::temp_directory_path() / "headscope_fixture_analyzer";
-    std::filesystem::remove_all(dir);
+    headscope::test::remove_tree(dir);
     write_head_statistics((dir / "head_statistics.json").string(), r);
     write_classifications((dir / "head_classifications.json").string(), r.classes);
     auto back = parse_head_statistics(read_file((dir / "head_statistics.json").string()), "out");
@@ -151,7 +151,7 @@ TEST_SUITE("fixture_analyzer") {
     auto stats_ours = nlohmann::json::parse(read_file((dir / "head_statistics.json").string()));
     auto stats_theirs = nlohmann::json::parse(read_file(test::shared(kSeed + "head_statistics.json")));
     CHECK(stats_ours["model_info"] == stats_theirs["model_info"]);
-    std::filesystem::remove_all(dir);
+    headscope::test::remove_tree(dir);
     // (full-context mode is checked against the chunks mode in the analyzer suite)
   }
 }

@@ -530,6 +530,6 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     CHECK(s.find("--- A") != std::string::npos);
     CHECK(s.find("A_16") > s.find("A_8"));
     CHECK(format_comparisons(after, "B").find("H_pos4_mix16") != std::string::npos);
-    std::filesystem::remove_all(std::filesystem::path(out).parent_path());
+    headscope::test::remove_tree(std::filesystem::path(out).parent_path());
   }
 }

@@ -28,7 +28,7 @@ struct TempDir {
                                       std::to_string(reinterpret_cast<uintptr_t>(this)));
     fs::create_directories(p);
   }
-  ~TempDir() { fs::remove_all(p); }
+  ~TempDir() { headscope::test::remove_tree(p); }
   std::string str(const std::string& rel = "") const { return (p / rel).string(); }
 };
 

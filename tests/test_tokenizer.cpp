@@ -36,7 +36,7 @@ struct TempDir {
                                      std::to_string(reinterpret_cast<uintptr_t>(this)));
     fs::create_directories(p);
   }
-  ~TempDir() { std::error_code ec; fs::remove_all(p, ec); }
+  ~TempDir() { std::error_code ec; headscope::test::remove_tree(p); }
   std::string write(const std::string& name, const std::string& content) const {
     std::ofstream f(p / name, std::ios::binary);
     f << content;

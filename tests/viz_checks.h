@@ -1,3 +1,4 @@
+#include "tests/support.h"
 // Helpers for the figure tests: temporary directories and PNG/SVG validity checks.
 #pragma once
 #include <unistd.h>
@@ -19,13 +20,13 @@ struct TempDir {
     static int counter = 0;
     path = std::filesystem::temp_directory_path() /
            ("headscope-viz-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
+    headscope::test::remove_tree(path);
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
     if (std::getenv("HEADSCOPE_KEEP_TEST_FILES")) return;
     std::error_code ec;
-    std::filesystem::remove_all(path, ec);
+    headscope::test::remove_tree(path);
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
   std::string write(const std::string& name, const std::string& content) const {

@@ -40,5 +40,5 @@ step decode28 150 "cp models/neox-gutenberg-14m/tokenizer.json $P28/ && build-cu
 step hf28 120 "python3 bench/gpu/hf_reference.py $P28 1024"
 step quality14 120 "for dt in f32 bf16; do build-cuda/headscope ablate --model models/neox-gutenberg-14m --text data/pg19-10146.txt --classifications results/main-job/head_classifications.json --max-tokens 1000 --device cuda --dtype \$dt --no-progress --out $OUT/ablation_cuda_\$dt.json > /dev/null && python3 bench/gpu/compare_ablation.py results/main-job/ablation.json $OUT/ablation_cuda_\$dt.json; done"
 step analyze14 60 "build-cuda/headscope analyze --model models/neox-gutenberg-14m --text data/pg19-10146.txt --device cuda --out /tmp/an14 && python3 bench/gpu/compare_stats.py .gpushared/fixtures/neox-gutenberg-14m/seed_analysis/head_statistics.json /tmp/an14/head_statistics.json"
-step ctest_cpu_suites 150 "cd build-cuda && ctest -j8 --output-on-failure -E 'fixture_(decode|eval|mask|forward|cuda)' | tail -30"
+step ctest_cpu_suites 150 "cd build-cuda && ctest -j8 --output-on-failure -E 'fixture_(decode|eval|mask|forward|cuda|tokenizer)' | tail -30"
 echo "remaining: $(( DEADLINE - $(date +%s) )) s"
