@@ -313,6 +313,16 @@ TEST_SUITE("viz") {
     CHECK(map.find("neox-gutenberg-14m | pg19-10146.txt | 2 layers x 3 heads") != std::string::npos);
     CHECK(slurp(r.written[3]).find("neox-gutenberg-14m") == std::string::npos);
 
+    // Every input present and every figure drawable: nothing skipped (this once crashed: the
+    // "nothing to plot" message was built from an empty skipped list even on success).
+    PlotAllInputs all;
+    all.ablation = in.ablation;
+    all.classifications = in.classifications;
+    all.stats = only_stats.stats;
+    PlotAllReport r4 = plot_all(all, d.file("all_png"), "png");
+    CHECK(r4.written.size() == 8);
+    CHECK(r4.skipped.empty());
+
     PlotAllInputs nothing;
     nothing.ablation = d.file("nope.json");
     CHECK_THROWS_AS(plot_all(nothing, d.file("x"), "png"), Error);
