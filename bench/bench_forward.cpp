@@ -2,7 +2,7 @@
 // the same run. Prints a table: tokens/s, achieved GFLOP/s (useful causal FLOPs) and the ratio
 // to the matmul rate.
 //   bench_forward [--model DIR] [--tokens 2048] [--device cpu|cuda] [--dtype f32|bf16|f16]
-//                 [--threads N] [--reps 5]
+//                 [--threads N] [--reps 5] [--query-block 256]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   int64_t T = 2048;
   std::string device = "cpu", dtype = "f32";
   int threads = 0, reps = 5;
+  int64_t qblock = 256;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model_dir = v;
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     else if (k == "--dtype") dtype = v;
     else if (k == "--threads") threads = std::stoi(v);
     else if (k == "--reps") reps = std::stoi(v);
+    else if (k == "--query-block") qblock = std::stoll(v);
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   at::set_num_threads(threads > 0 ? threads : (int)std::thread::hardware_concurrency());
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
 
   at::Tensor ids = at::randint(0, c.vocab_size, {T}, at::TensorOptions().dtype(at::kLong));
   ParallelAttentionOptions po;
+  po.query_block = qblock;
   auto run = [&]() {
     at::Tensor h = m.forward_hidden(ids, parallel_attention(m, po));
     for (int64_t s = 0; s < T; s += 512) m.logits(h.narrow(0, s, std::min<int64_t>(512, T - s)));
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   std::printf("model: %s (%lld params), device %s/%s, threads %d, BLAS: %s\n", model_dir.c_str(),
               (long long)m.num_parameters(), device.c_str(), dtype.c_str(), at::get_num_threads(),
               at::globalContext().hasMKL() ? "MKL" : "see ldd (OpenBLAS expected)");
+  std::printf("query block %lld\n", (long long)qblock);
   std::printf("| tokens | forward s (best of %d) | tokens/s | GFLOP | GFLOP/s | matmul GFLOP/s | ratio |\n", reps);
   std::printf("|---|---|---|---|---|---|---|\n");
   std::printf("| %lld | %.4f | %.0f | %.1f | %.1f | %.1f | %.0f%% |\n", (long long)T, best,

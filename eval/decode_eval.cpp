@@ -14,6 +14,7 @@
 #endif
 
 #include "common/error.h"
+#include "model/parallel_attention.h"
 #include "common/progress.h"
 
 namespace headscope {
@@ -123,7 +124,7 @@ at::Tensor cache_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   const double scale = 1.0 / std::sqrt(double(q.size(-1)));
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat).mul_(scale);
   if (mask.defined()) scores.masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
-  at::Tensor probs = at::softmax(scores, -1);
+  at::Tensor probs = softmax_lastdim_(scores);
   return at::matmul(probs.to(v.scalar_type()), v);
 }
 

@@ -22,6 +22,10 @@ struct ParallelAttentionOptions {
 // Returns an AttentionFn for NeoXModel::forward_hidden. `opt` must outlive its use.
 AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt);
 
+// Softmax over the last dimension of a float32 tensor, in place on CPU (fast path for
+// Debian's libtorch), at::softmax elsewhere. Returns the probabilities (x itself on CPU).
+at::Tensor softmax_lastdim_(at::Tensor& x);
+
 // Scaled dot-product attention with an additive float32 bias [H or 1, nq, nk] (0 visible,
 // -inf hidden); softmax in float32. If probs_out is non-null it receives the probabilities.
 at::Tensor biased_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
