@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "tests/cli_runner.h"
 #include "tests/support.h"
 
 namespace fs = std::filesystem;
@@ -22,22 +23,8 @@ using headscope::test::repo;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-Run run(const std::string& args) {
-  std::string cmd = cli_binary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using headscope::test::Run;
+using headscope::test::run;
 
 std::string tmp(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("headscope_cli_" + std::to_string(::getpid()));

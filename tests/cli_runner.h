@@ -1,0 +1,31 @@
+// Runs the headscope binary for end-to-end tests: exit code and combined stdout + stderr.
+#pragma once
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "tests/support.h"
+
+namespace headscope::test {
+
+struct Run {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+inline Run run(const std::string& args) {
+  std::string cmd = cli_binary() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+}  // namespace headscope::test
