@@ -256,6 +256,7 @@ AblationRunStats run_ablation(const NeoXModel& model, const std::vector<int64_t>
     if (opt.log)
       std::fprintf(opt.log, "%-24s ppl %9.3f  acc %.4f  (full context)  %8.0f tok/s\n", "dense",
                    file.dense.perplexity, file.dense.accuracy, file.dense.tokens_per_s);
+    if (opt.log) std::fflush(opt.log);
   }
   const size_t n = plan.configs.size();
   for (size_t i = 0; i < n; ++i) {
@@ -292,6 +293,7 @@ AblationRunStats run_ablation(const NeoXModel& model, const std::vector<int64_t>
                    "[%2zu/%zu] %-24s ppl %9.3f  acc %.4f  ctx %7.1f (nominal %7.1f)  %8.0f tok/s%s\n",
                    i + 1, n, cfg.name.c_str(), rec.perplexity, rec.accuracy, rec.measured_context,
                    rec.nominal_context, rec.tokens_per_s, at >= 0 ? "  (parameters changed: re-run)" : "");
+    if (opt.log) std::fflush(opt.log);
   }
   st.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return st;
