@@ -1,12 +1,41 @@
-// headscope bench: placeholder until its issue lands (replaced by the owner of this command).
+// headscope bench NAME [ARGS...]: runs the benchmark program bench_NAME that is built next to the
+// headscope binary (bench/*.cpp), passing ARGS through; its exit status becomes ours.
+//   headscope bench forward --tokens 2048      (= build/bench_forward --tokens 2048)
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "cli/commands.h"
 #include "common/error.h"
 
 namespace headscope::cli {
 
+namespace {
+const std::vector<std::string> kBenches = {"forward", "tokenizer", "analyze", "ablate", "decode"};
+}
+
 void register_bench(CLI::App& app) {
-  app.add_subcommand("bench", "(not available in this build yet)")->callback([]() {
-    throw Error("'bench' is not available in this build yet");
+  auto name = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "run a benchmark (forward, tokenizer, analyze, ablate, decode); extra arguments go to it");
+  sub->add_option("name", *name, "benchmark name")->required()->check(CLI::IsMember(kBenches));
+  sub->allow_extras();
+  sub->callback([name, sub]() {
+    std::error_code ec;
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    require(!ec, "bench: cannot locate the headscope binary");
+    const std::string prog = (self.parent_path() / ("bench_" + *name)).string();
+    require(::access(prog.c_str(), X_OK) == 0,
+            "bench: " + prog + " not found (build the bench targets: cmake --build build)");
+    std::vector<std::string> args = {prog};
+    for (const std::string& a : sub->remaining()) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(prog.c_str(), argv.data());
+    throw Error("bench: cannot run " + prog);
   });
 }
 
