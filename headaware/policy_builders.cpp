@@ -108,16 +108,23 @@ int64_t from_classifications_window(const HeadClassification& h, const WindowByT
   return 64;
 }
 
+// Every (layer, head) gets (sink, window_of(its classification)).
+template <class WindowOf>
+Visibility per_head(const ClassificationFile& f, int64_t sink, const WindowOf& window_of) {
+  Visibility v(f.num_layers, f.num_heads);
+  for (int64_t l = 0; l < f.num_layers; ++l)
+    for (int64_t h = 0; h < f.num_heads; ++h) v.at(l, h) = make(sink, window_of(f.at(l, h)));
+  return v;
+}
+
 Visibility from_classifications_policy(const ClassificationFile& f,
                                        const FromClassificationsParams& p) {
   check_file(f);
   check_sink(p.sink, "sink");
   check_window_table(p.window_override, "window_override");
-  Visibility v(f.num_layers, f.num_heads);
-  for (int64_t l = 0; l < f.num_layers; ++l)
-    for (int64_t h = 0; h < f.num_heads; ++h)
-      v.at(l, h) = make(p.sink, from_classifications_window(f.at(l, h), p.window_override));
-  return v;
+  return per_head(f, p.sink, [&](const HeadClassification& c) {
+    return from_classifications_window(c, p.window_override);
+  });
 }
 
 Visibility confidence_policy(const ClassificationFile& f, const ConfidenceParams& p) {
@@ -126,16 +133,10 @@ Visibility confidence_policy(const ClassificationFile& f, const ConfidenceParams
   check_threshold(p.threshold, "threshold");
   check_window(p.base_window, "base_window");
   check_window_table(p.high_conf_windows, "high_conf_windows");
-  Visibility v(f.num_layers, f.num_heads);
-  for (int64_t l = 0; l < f.num_layers; ++l)
-    for (int64_t h = 0; h < f.num_heads; ++h) {
-      const HeadClassification& c = f.at(l, h);
-      int64_t w = p.base_window;
-      if (confidence_of(c) >= p.threshold)
-        w = lookup_window(p.high_conf_windows, c.type).value_or(p.base_window);
-      v.at(l, h) = make(p.sink, w);
-    }
-  return v;
+  return per_head(f, p.sink, [&](const HeadClassification& c) {
+    if (confidence_of(c) < p.threshold) return p.base_window;
+    return lookup_window(p.high_conf_windows, c.type).value_or(p.base_window);
+  });
 }
 
 Visibility inverse_policy(const ClassificationFile& f, const InverseParams& p) {
@@ -144,14 +145,10 @@ Visibility inverse_policy(const ClassificationFile& f, const InverseParams& p) {
   check_window(p.base_window, "base_window");
   check_window(p.gathering_window, "gathering_window");
   check_threshold(p.gathering_confidence_threshold, "gathering_confidence_threshold");
-  Visibility v(f.num_layers, f.num_heads);
-  for (int64_t l = 0; l < f.num_layers; ++l)
-    for (int64_t h = 0; h < f.num_heads; ++h) {
-      const HeadClassification& c = f.at(l, h);
-      const bool g = c.type == "gathering" && confidence_of(c) >= p.gathering_confidence_threshold;
-      v.at(l, h) = make(p.sink, g ? p.gathering_window : p.base_window);
-    }
-  return v;
+  return per_head(f, p.sink, [&](const HeadClassification& c) {
+    const bool g = c.type == "gathering" && confidence_of(c) >= p.gathering_confidence_threshold;
+    return g ? p.gathering_window : p.base_window;
+  });
 }
 
 double nominal_context(const Visibility& v, int64_t text_tokens) {

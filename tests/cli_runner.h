@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <array>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 
@@ -26,6 +29,14 @@ inline Run run(const std::string& args) {
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// Path `name` inside a per-process temporary directory headscope_<suite>_<pid> (created).
+inline std::string temp_path(const std::string& suite, const std::string& name) {
+  std::filesystem::path d =
+      std::filesystem::temp_directory_path() / ("headscope_" + suite + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(d);
+  return (d / name).string();
 }
 
 }  // namespace headscope::test

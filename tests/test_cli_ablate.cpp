@@ -28,11 +28,7 @@ namespace {
 using headscope::test::Run;
 using headscope::test::run;
 
-std::string tmp(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("headscope_cli_ablate_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return (d / name).string();
-}
+std::string tmp(const std::string& name) { return headscope::test::temp_path("cli_ablate", name); }
 
 void write(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
 

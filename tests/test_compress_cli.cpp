@@ -27,11 +27,7 @@ namespace {
 using headscope::test::Run;
 using headscope::test::run;
 
-std::string tmp(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("headscope_compress_cli_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return (d / name).string();
-}
+std::string tmp(const std::string& name) { return headscope::test::temp_path("compress_cli", name); }
 
 const std::string kBase = " --model " + bundled_model() + " --text " + repo("data/pg19-10146.txt") +
                           " --threads 1";
