@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/cpu_runtime.h"
 #include "analyzer/head_classification.h"
 #include "common/error.h"
 #include "common/text.h"
@@ -246,7 +247,7 @@ int main(int argc, char** argv) {
   Args a = parse(argc, argv);
   try {
     c10::InferenceMode guard;
-    at::set_num_threads(a.threads > 0 ? a.threads : int(std::thread::hardware_concurrency()));
+    configure_cpu_runtime(a.threads);
     at::Device dev = at::kCPU;
     if (a.device == "cuda") {
       require(at::hasCUDA(), "--device cuda: this libtorch has no CUDA or no GPU is visible");

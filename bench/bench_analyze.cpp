@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "common/cpu_runtime.h"
 #include "analyzer/analyzer.h"
 #include "common/error.h"
 #include "model/neox_model.h"
@@ -46,7 +47,7 @@ int main(int argc, char** argv) try {
     else if (k == "--reps") reps = std::stoi(v);
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
-  at::set_num_threads(threads > 0 ? threads : (int)std::thread::hardware_concurrency());
+  configure_cpu_runtime(threads);
   c10::InferenceMode guard;
   require(device == "cpu" || device == "cuda", "--device must be cpu or cuda");
   require(device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu_runtime.h"
 #include "common/error.h"
 #include "common/text.h"
 #include "compress/compressor.h"
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
   try {
     Args a = parse(argc, argv);
     c10::InferenceMode guard;
-    if (a.threads > 0) at::set_num_threads(a.threads);
+    configure_cpu_runtime(a.threads);
     at::ScalarType dt = a.dtype == "bf16" ? at::kBFloat16 : a.dtype == "f16" ? at::kHalf : at::kFloat;
     at::Device dev = a.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
     NeoXModel m = NeoXModel::load(a.model, dev, dt);

@@ -1,3 +1,4 @@
+#include "common/cpu_runtime.h"
 #include "cli/runtime.h"
 
 #include <ATen/Parallel.h>
@@ -31,8 +32,7 @@ void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens)
 }
 
 NeoXModel load_model(const RuntimeOptions& o) {
-  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(std::max(1, threads));
+  configure_cpu_runtime(o.threads);
   at::ScalarType dt = o.dtype == "bf16" ? at::kBFloat16 : o.dtype == "f16" ? at::kHalf : at::kFloat;
   at::Device dev = at::kCPU;
   if (o.device == "cuda") {

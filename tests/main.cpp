@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/cpu_runtime.h"
 #include "tests/support.h"
 
 int main(int argc, char** argv) {
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
       return 77;
     }
   }
-  at::set_num_threads(2);
+  headscope::configure_cpu_runtime(2);
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
   return ctx.run();

@@ -1,0 +1,21 @@
+// Process-wide CPU settings that every entry point (CLI, benchmarks, test runner) applies once,
+// before any tensor work:
+//  - the intra-op thread count: Debian's libtorch starts with one thread;
+//  - glibc malloc keeps freed large blocks instead of returning them to the kernel. libtorch's
+//    CPU allocator gets every block of 128 KiB or more from malloc, and glibc serves blocks over
+//    its mmap threshold (at most 32 MiB) with a fresh mmap that is unmapped again on free, so each
+//    such tensor pays a page fault per 4 KiB page and the kernel's zeroing, on every use. The
+//    logits of 512 positions (512 x 50304 floats, 103 MB) are such a block: measured on the
+//    project's 2-core machine, allocating them costs as much as the matmul that fills them
+//    (unembedding of 2048 positions in 512-row chunks: 1.21 s fresh, 0.53 s reused). With the
+//    policy below the heap keeps those pages and the next block of that size reuses them.
+//    The price: the process's resident memory stays at its high-water mark until it exits.
+#pragma once
+
+namespace headscope {
+
+// Sets the intra-op thread count (threads <= 0: all hardware threads) and, on glibc, the malloc
+// policy described above. Returns the thread count in use. Idempotent.
+int configure_cpu_runtime(int threads);
+
+}  // namespace headscope
