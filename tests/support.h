@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace headscope::test {
@@ -34,6 +35,11 @@ inline std::string cli_binary() {
 inline void remove_tree(const std::filesystem::path& p) {
   ::nftw(p.c_str(), [](const char* f, const struct stat*, int, struct FTW*) { return ::remove(f); }, 16,
          FTW_DEPTH | FTW_PHYS);
+}
+
+// Writes `content` to `path` as is (binary), replacing the file.
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
 }
 
 }  // namespace headscope::test

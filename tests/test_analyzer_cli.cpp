@@ -31,10 +31,7 @@ using headscope::test::run;
 
 std::string tmp(const std::string& name) { return headscope::test::temp_path("analyze_cli", name); }
 
-void write(const std::string& path, const std::string& s) {
-  std::ofstream f(path, std::ios::binary);
-  f << s;
-}
+using headscope::test::write_file;
 
 std::vector<double> read_h5_doubles(H5::H5File& f, const std::string& name, std::vector<hsize_t>* dims) {
   H5::DataSet ds = f.openDataSet(name);
@@ -148,11 +145,11 @@ TEST_SUITE("analyzer_cli") {
       CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
       CHECK_FALSE(fs::exists(out + "/head_classifications.json"));
     };
-    write(tmp("bad.toml"), "[thresholds]\nlow_entropy = 3.0\nhigh_entropy = 2.0\n");
+    write_file(tmp("bad.toml"), "[thresholds]\nlow_entropy = 3.0\nhigh_entropy = 2.0\n");
     expect_error("--config " + tmp("bad.toml"), "must be below high_entropy");
     // (other config errors are covered in-process by the analyzer suite)
     expect_error("--chunk-size -5", "chunk_size must be >= 1");
-    write(tmp("afile"), "x");
+    write_file(tmp("afile"), "x");
     Run r = run(base + " --out " + tmp("afile"));
     CHECK(r.code != 0);
     CHECK(r.out.find("is not a directory") != std::string::npos);

@@ -28,10 +28,7 @@ using headscope::test::run;
 
 std::string tmp(const std::string& name) { return headscope::test::temp_path("cli", name); }
 
-void write(const std::string& path, const std::string& s) {
-  std::ofstream f(path, std::ios::binary);
-  f << s;
-}
+using headscope::test::write_file;
 
 // One error line "headscope: error: ..." containing `what`, non-zero exit, no output file.
 void expect_error(const std::string& args, const std::string& what, const std::string& out_file = "") {
@@ -66,10 +63,10 @@ TEST_SUITE("cli") {
     const std::string out = tmp("never.json");
     fs::remove(out);
     const std::string j = " --json " + out;
-    write(tmp("empty.txt"), "");
-    write(tmp("one.txt"), "Hello");
-    write(tmp("bad_utf8.txt"), std::string("abc\xff\xfe def"));
-    write(tmp("truncated_utf8.txt"), std::string("abc\xe2\x82"));
+    write_file(tmp("empty.txt"), "");
+    write_file(tmp("one.txt"), "Hello");
+    write_file(tmp("bad_utf8.txt"), std::string("abc\xff\xfe def"));
+    write_file(tmp("truncated_utf8.txt"), std::string("abc\xe2\x82"));
     expect_error("eval" + m + " --text " + tmp("empty.txt") + j, "is empty", out);
     expect_error("eval" + m + " --text " + tmp("one.txt") + j, "at least 2 are needed", out);
     expect_error("eval" + m + " --text " + tmp("bad_utf8.txt") + j, "not valid UTF-8", out);
@@ -80,7 +77,7 @@ TEST_SUITE("cli") {
                  "only supported with --device cuda", out);
     fs::create_directories(tmp("badmodel"));
     fs::copy_file(bundled_model() + "/tokenizer.json", tmp("badmodel/tokenizer.json"), fs::copy_options::overwrite_existing);
-    write(tmp("badmodel/config.json"), "{\"hidden_size\": 128,");
+    write_file(tmp("badmodel/config.json"), "{\"hidden_size\": 128,");
     expect_error("eval --model " + tmp("badmodel") + " --text " + repo("data/pg19-10146.txt") + j,
                  "not valid JSON", out);
   }

@@ -30,7 +30,7 @@ using headscope::test::run;
 
 std::string tmp(const std::string& name) { return headscope::test::temp_path("cli_ablate", name); }
 
-void write(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
+using headscope::test::write_file;
 
 // A classification file (layers x heads; the 14m model has 6 x 4) in the original's schema.
 std::string classification_file(int layers = 6, int heads = 4) {
@@ -42,7 +42,7 @@ std::string classification_file(int layers = 6, int heads = 4) {
                     {"confidence", 0.3 + 0.1 * ((l * 4 + h) % 6)}, {"can_prune", false},
                     {"can_limit_window", false}, {"recommended_window", -1}});
   std::string p = tmp("cls" + std::to_string(layers) + "x" + std::to_string(heads) + ".json");
-  write(p, nlohmann::json{{"classifications", cl}}.dump());
+  write_file(p, nlohmann::json{{"classifications", cl}}.dump());
   return p;
 }
 
@@ -64,7 +64,7 @@ configs = [ { name = "G_conf0.5", threshold = 0.5, high_conf_windows = { positio
 TEST_SUITE("cli_ablate") {
   TEST_CASE("ablate writes, resumes and summarises") {
     const std::string cfg = tmp("small.toml"), out = tmp("out.json"), cls = classification_file();
-    write(cfg, kToml);
+    write_file(cfg, kToml);
     fs::remove(out);
     const std::string base = "ablate --model " + bundled_model() + " --text " +
                              repo("data/pg19-10146.txt") + " --max-tokens 64 --threads 2 --no-progress" +
@@ -97,7 +97,7 @@ TEST_SUITE("cli_ablate") {
 
   TEST_CASE("ablate rejects bad input with one line and no output") {
     const std::string out = tmp("never.json"), bad = tmp("bad.toml");
-    write(bad, "[[group]]\nid = \"X\"\nbuilder = \"uniform\"\nconfigs = [ { name = \"x\", window = -7 } ]\n");
+    write_file(bad, "[[group]]\nid = \"X\"\nbuilder = \"uniform\"\nconfigs = [ { name = \"x\", window = -7 } ]\n");
     const std::string base = "ablate --model " + bundled_model() + " --text " +
                              repo("data/pg19-10146.txt") + " --max-tokens 32 --out " + out;
     for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{

@@ -48,12 +48,6 @@ const AblationResult* matching_b(const AblationFile& f, double w, double ctx, bo
   return best;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 }  // namespace
 
 std::string why_no_confidence(const AblationFile& f) {

@@ -77,12 +77,6 @@ std::vector<const AblationResult*> best_head_aware(const std::vector<const Ablat
   return picked;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 }  // namespace
 
 void plot_context(const AblationFile& f, const std::string& out, const PlotOptions& o) {

@@ -11,19 +11,6 @@
 
 namespace headscope::viz {
 
-namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-// Tick step so that at most ~16 labels appear along an axis.
-int tick_step(int64_t n) { return int(std::max<int64_t>(1, (n + 15) / 16)); }
-
-}  // namespace
-
 void plot_headmap(const HeadTypeGrid& g, const std::string& out, const PlotOptions& o) {
   format_for_path(out);
   require(g.layers > 0 && g.heads > 0 && g.cells.size() == size_t(g.layers * g.heads),

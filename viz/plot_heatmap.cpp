@@ -13,13 +13,6 @@ namespace headscope::viz {
 
 namespace {
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-int tick_step(int64_t n) { return int(std::max<int64_t>(1, (n + 15) / 16)); }
 
 std::string run_line(const HeadStatsGrid& g) {
   std::string run = g.info.describe();

@@ -37,12 +37,6 @@ std::map<long, Pair> pairs_by_context(const AblationFile& f) {
   return m;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 }  // namespace
 
 std::string why_no_sinks(const AblationFile& f) {

@@ -123,4 +123,12 @@ std::string viridis_palette() {
          "0.88 \"#6ece58\", 1 \"#fde725\")\n";
 }
 
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+int tick_step(int64_t n) { return int(std::max<int64_t>(1, (n + 15) / 16)); }
+
 }  // namespace headscope::viz

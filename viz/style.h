@@ -1,5 +1,6 @@
 // Shared look of the figures: group and head-type colours, markers, titles, axis scaling.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ bool wants_log(const std::vector<double>& values, double ratio = 20.0);
 // Script lines for a logarithmic axis ("x" or "y") spanning the positive values [lo, hi]: a
 // range with a small margin and ticks at 1, 1.5, 2, 3, 5, 7 x 10^k (so a narrow range still has labels).
 std::string log_axis(const std::string& axis, double lo, double hi);
+
+// printf-style formatting of one number ("%.2f", v) for labels and script lines.
+std::string fmt(const char* format, double v);
+// Tick step so that at most ~16 labels appear along an axis of n items.
+int tick_step(int64_t n);
 
 // Viridis-like palette definition for heatmaps.
 std::string viridis_palette();
