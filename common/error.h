@@ -11,8 +11,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
-// Throws Error(msg) unless cond holds.
+// Throws Error(msg) unless cond holds. The message is an argument, so it is built even when
+// cond holds: on hot paths write `if (!cond) throw Error(...)` when the message is assembled
+// from parts (the const char* overload costs nothing).
 inline void require(bool cond, const std::string& msg) {
+  if (!cond) throw Error(msg);
+}
+inline void require(bool cond, const char* msg) {
   if (!cond) throw Error(msg);
 }
 

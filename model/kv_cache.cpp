@@ -30,13 +30,14 @@ KVCache KVCache::for_model(const NeoXModel& model, bool unrotated_keys) {
 }
 
 void KVCache::check_layer(int64_t layer) const {
-  require(layer >= 0 && layer < layers_, "KV cache: layer " + std::to_string(layer) +
-                                             " out of range [0, " + std::to_string(layers_) + ")");
+  if (layer < 0 || layer >= layers_)
+    throw Error("KV cache: layer " + std::to_string(layer) + " out of range [0, " +
+                std::to_string(layers_) + ")");
 }
 
 int64_t KVCache::length(int64_t layer, int64_t head) const {
   check_layer(layer);
-  require(head >= 0 && head < heads_, "KV cache: head " + std::to_string(head) + " out of range");
+  if (head < 0 || head >= heads_) throw Error("KV cache: head " + std::to_string(head) + " out of range");
   return data_[layer].len[head];
 }
 
@@ -59,7 +60,7 @@ int64_t KVCache::capacity(int64_t layer) const {
 
 const std::vector<int64_t>& KVCache::positions(int64_t layer, int64_t head) const {
   check_layer(layer);
-  require(head >= 0 && head < heads_, "KV cache: head " + std::to_string(head) + " out of range");
+  if (head < 0 || head >= heads_) throw Error("KV cache: head " + std::to_string(head) + " out of range");
   return data_[layer].pos[head];
 }
 
@@ -77,17 +78,26 @@ void KVCache::reallocate(Layer& L, int64_t new_capacity) {
   if (L.k.defined()) {
     const int64_t n = std::min(new_capacity, *std::max_element(L.len.begin(), L.len.end()));
     if (n > 0) {
-      k.narrow(1, 0, n).copy_(L.k.narrow(1, 0, n));
-      v.narrow(1, 0, n).copy_(L.v.narrow(1, 0, n));
+      k.narrow(1, 0, n).copy_(L.k.narrow(1, L.start, n));
+      v.narrow(1, 0, n).copy_(L.v.narrow(1, L.start, n));
     }
   }
   L.k = k;
   L.v = v;
+  L.start = 0;
 }
 
+// Room for `needed` slots after L.start. When the contents have slid towards the end of the
+// storage (see keep()), they move back to the front at the same capacity as long as they fill at
+// most 3/4 of it; otherwise the capacity doubles. A sliding window of n entries in a capacity of
+// 2n therefore moves its contents once every n steps.
 void KVCache::reserve(Layer& L, int64_t needed) {
   int64_t cap = L.k.size(1);
-  if (needed <= cap) return;
+  if (L.start + needed <= cap) return;
+  if (needed * 4 <= cap * 3) {
+    reallocate(L, cap);
+    return;
+  }
   while (cap < needed) cap *= 2;
   reallocate(L, cap);
 }
@@ -102,13 +112,13 @@ void KVCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v, in
   const int64_t hi = *std::max_element(L.len.begin(), L.len.end());
   reserve(L, hi + 1);
   if (lo == hi) {
-    L.k.narrow(1, hi, 1).copy_(k);
-    L.v.narrow(1, hi, 1).copy_(v);
+    L.k.narrow(1, L.start + hi, 1).copy_(k);
+    L.v.narrow(1, L.start + hi, 1).copy_(v);
   } else {
     // Ragged heads: each head writes at its own length.
     auto lopt = at::TensorOptions().dtype(at::kLong);
     at::Tensor h = at::arange(heads_, lopt).to(device_);
-    at::Tensor s = at::tensor(L.len, lopt).to(device_);
+    at::Tensor s = (at::tensor(L.len, lopt) + L.start).to(device_);
     L.k.index_put_({h, s}, k.squeeze(1).to(dtype_));
     L.v.index_put_({h, s}, v.squeeze(1).to(dtype_));
   }
@@ -120,12 +130,12 @@ void KVCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v, in
 
 at::Tensor KVCache::keys(int64_t layer) const {
   check_layer(layer);
-  return data_[layer].k.narrow(1, 0, max_length(layer));
+  return data_[layer].k.narrow(1, data_[layer].start, max_length(layer));
 }
 
 at::Tensor KVCache::values(int64_t layer) const {
   check_layer(layer);
-  return data_[layer].v.narrow(1, 0, max_length(layer));
+  return data_[layer].v.narrow(1, data_[layer].start, max_length(layer));
 }
 
 at::Tensor KVCache::key_norms(int64_t layer) const {
@@ -152,10 +162,63 @@ void KVCache::keep(int64_t layer, const std::vector<std::vector<int64_t>>& keep)
   }
   if (identity) return;
 
+  int64_t prefix = 0, gap = 0;
+  if (same && sliding_eviction(keep[0], &prefix, &gap)) {
+    slide(L, prefix, gap);
+  } else {
+    compact(L, keep, same, new_max);
+  }
+  const int64_t cap = L.k.size(1);
+  if (new_max * 4 <= cap && cap > min_capacity_) {
+    // Shrink: the evicted memory is released (the old tensors are dropped).
+    for (int64_t h = 0; h < heads_; ++h) L.len[h] = std::min<int64_t>(L.len[h], new_max);
+    reallocate(L, std::max(min_capacity_, 2 * new_max));
+  }
+  for (int64_t h = 0; h < heads_; ++h) {
+    std::vector<int64_t> np;
+    np.reserve(keep[h].size());
+    for (int64_t s : keep[h]) np.push_back(L.pos[h][s]);
+    L.pos[h] = std::move(np);
+    L.len[h] = static_cast<int64_t>(keep[h].size());
+  }
+}
+
+// True when `slots` is a prefix [0, p) followed by one contiguous run [p + e, p + e + m) with
+// e > 0: the shape of every sink + recent (or recent-only) eviction.
+bool KVCache::sliding_eviction(const std::vector<int64_t>& slots, int64_t* prefix, int64_t* gap) {
+  size_t p = 0;
+  while (p < slots.size() && slots[p] == static_cast<int64_t>(p)) ++p;
+  if (p == slots.size()) return false;  // only a tail is dropped: handled by compact
+  for (size_t i = p + 1; i < slots.size(); ++i)
+    if (slots[i] != slots[i - 1] + 1) return false;
+  *prefix = static_cast<int64_t>(p);
+  *gap = slots[p] - static_cast<int64_t>(p);
+  return true;
+}
+
+// Evicts slots [p, p + e) by moving the p prefix slots e places up and starting the layer's
+// view e slots later: p slots are copied instead of the whole kept run (StreamingLLM keeps 4 sink
+// slots and slides past 508 others), and no index tensor travels to the device.
+void KVCache::slide(Layer& L, int64_t p, int64_t e) {
+  if (p > 0) {
+    at::Tensor k_src = L.k.narrow(1, L.start, p), v_src = L.v.narrow(1, L.start, p);
+    if (e < p) {  // source and destination overlap
+      k_src = k_src.clone();
+      v_src = v_src.clone();
+    }
+    L.k.narrow(1, L.start + e, p).copy_(k_src);
+    L.v.narrow(1, L.start + e, p).copy_(v_src);
+  }
+  L.start += e;
+}
+
+// Gathers every head's kept slots to the front of the storage.
+void KVCache::compact(Layer& L, const std::vector<std::vector<int64_t>>& keep, bool same,
+                      int64_t new_max) {
   const int64_t old_max = *std::max_element(L.len.begin(), L.len.end());
   auto lopt = at::TensorOptions().dtype(at::kLong);
   at::Tensor nk, nv;
-  at::Tensor k = L.k.narrow(1, 0, old_max), v = L.v.narrow(1, 0, old_max);
+  at::Tensor k = L.k.narrow(1, L.start, old_max), v = L.v.narrow(1, L.start, old_max);
   if (same) {
     at::Tensor idx = at::tensor(keep[0], lopt).to(device_);
     nk = k.index_select(1, idx);
@@ -169,25 +232,11 @@ void KVCache::keep(int64_t layer, const std::vector<std::vector<int64_t>>& keep)
     nk = k.gather(1, idx);
     nv = v.gather(1, idx);
   }
-  const int64_t cap = L.k.size(1);
-  if (new_max * 4 <= cap && cap > min_capacity_) {
-    // Shrink: the evicted memory is released (the old tensors are dropped).
-    int64_t new_cap = std::max(min_capacity_, 2 * new_max);
-    auto opt = at::TensorOptions().dtype(dtype_).device(device_);
-    L.k = at::zeros({heads_, new_cap, head_dim_}, opt);
-    L.v = at::zeros({heads_, new_cap, head_dim_}, opt);
-  }
   if (new_max > 0) {
     L.k.narrow(1, 0, new_max).copy_(nk);
     L.v.narrow(1, 0, new_max).copy_(nv);
   }
-  for (int64_t h = 0; h < heads_; ++h) {
-    std::vector<int64_t> np;
-    np.reserve(keep[h].size());
-    for (int64_t s : keep[h]) np.push_back(L.pos[h][s]);
-    L.pos[h] = std::move(np);
-    L.len[h] = static_cast<int64_t>(keep[h].size());
-  }
+  L.start = 0;
 }
 
 void KVCache::keep_all_heads(int64_t layer, const std::vector<int64_t>& slots) {

@@ -5,10 +5,14 @@
 // remembers the absolute text position of its token (kept on the CPU). Heads may therefore keep
 // different tokens (per-head eviction) and different numbers of tokens.
 //
-// Eviction: keep(l, per-head slot lists) compacts every head's kept slots to the front, in the
-// order given (ascending = temporal order). Capacity grows geometrically (x2) on append and
-// shrinks (re-allocates to 2x the longest head) once the contents fall below a quarter of it,
-// so a compressed cache really holds less memory: allocated_bytes() reports it.
+// Eviction: keep(l, per-head slot lists) keeps every head's kept slots, in the order given
+// (ascending = temporal order), as its slots 0, 1, ... A layer's valid slots start at an offset
+// in the storage: when every head keeps the same prefix + contiguous run (sink + recent,
+// recent-only), the prefix moves up over the evicted slots and the offset advances, so a
+// sliding window copies its few sink slots per step instead of the whole window; any other
+// selection is gathered to the front. Capacity grows geometrically (x2) on append and shrinks
+// (re-allocates to 2x the longest head) once the contents fall below a quarter of it, so a
+// compressed cache really holds less memory: allocated_bytes() reports it.
 //
 // Keys are stored as the caller gives them: rotated (the `true`/`cache` position conventions)
 // or un-rotated (`shifted`: the decoder re-rotates them by slot index at every step). The flag
@@ -72,13 +76,17 @@ class KVCache {
 
  private:
   struct Layer {
-    at::Tensor k, v;  // [H, capacity, Dh]
+    at::Tensor k, v;  // [H, capacity, Dh]; valid slots start at `start`
+    int64_t start = 0;
     std::vector<int64_t> len;                 // per head
     std::vector<std::vector<int64_t>> pos;    // per head, per slot
   };
   void check_layer(int64_t layer) const;
   void reserve(Layer& L, int64_t needed);
   void reallocate(Layer& L, int64_t new_capacity);
+  static bool sliding_eviction(const std::vector<int64_t>& slots, int64_t* prefix, int64_t* gap);
+  void slide(Layer& L, int64_t prefix, int64_t gap);
+  void compact(Layer& L, const std::vector<std::vector<int64_t>>& keep, bool same, int64_t new_max);
 
   int64_t layers_, heads_, head_dim_, min_capacity_;
   at::Device device_;

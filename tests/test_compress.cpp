@@ -243,6 +243,51 @@ TEST_SUITE("compress") {
     CHECK_THROWS_AS(w->check(wrong), Error);
   }
 
+  TEST_CASE("sliding evictions keep contents and order across many steps") {
+    // Sink + recent and recent-only evictions slide the layer's view instead of gathering; the
+    // prefix move overlaps its destination when fewer slots are evicted than the prefix holds
+    // (sink 4, one slot per step), and the contents move back to the front when the view reaches
+    // the end of the storage. Every step must leave exactly the tokens the rule names.
+    c10::InferenceMode g;
+    auto norm = [](int64_t, int64_t, int64_t t) { return 1.0 + double(t); };
+    struct Case { int64_t sink, recent, every; };
+    for (Case cs : {Case{4, 9, 1}, Case{4, 9, 3}, Case{2, 5, 7}, Case{0, 6, 1}, Case{3, 0, 2}}) {
+      CAPTURE(cs.sink);
+      CAPTURE(cs.recent);
+      CAPTURE(cs.every);
+      KVCache c = plain_cache(2, 3, 1);
+      auto s = make_streaming_llm(cs.sink, cs.recent);
+      for (int64_t t = 1; t < 120; ++t) {
+        for (int64_t l = 0; l < 2; ++l) {
+          at::Tensor k = at::zeros({3, 1, 4}), v = at::zeros({3, 1, 4});
+          for (int64_t h = 0; h < 3; ++h) {
+            k[h][0][0] = norm(l, h, t);
+            v[h][0][0] = double(t);
+            v[h][0][1] = double(h);
+          }
+          c.append(l, k, v, t);
+        }
+        if ((t + 1) % cs.every == 0) s->compress(c, t + 1);
+      }
+      s->compress(c, 120);
+      const Pos expect = cat(range(0, cs.sink), range(120 - cs.recent, 120));
+      for (int64_t l = 0; l < 2; ++l)
+        for (int64_t h = 0; h < 3; ++h) CHECK(c.positions(l, h) == expect);
+      check_consistent(c, norm);
+      CHECK(c.capacity(0) <= 4 * int64_t(expect.size()) + 16);
+    }
+    // the same through recent_only (prefix 0)
+    KVCache c = plain_cache(1, 2, 50);
+    auto r = make_recent_only(7);
+    for (int64_t t = 50; t < 90; ++t) {
+      c.append(0, at::ones({2, 1, 4}) * double(t + 1), at::ones({2, 1, 4}) * double(t), t);
+      r->compress(c, t + 1);
+    }
+    CHECK(c.positions(0, 0) == range(83, 90));
+    at::Tensor v = c.values(0);
+    for (int64_t s2 = 0; s2 < 7; ++s2) CHECK(v[1][s2][0].item<double>() == double(83 + s2));
+  }
+
   TEST_CASE("a compressed cache releases memory") {
     c10::InferenceMode g;
     KVCache dense = plain_cache(2, 2, 300), comp = plain_cache(2, 2, 300);
