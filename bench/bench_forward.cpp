@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/blas_info.h"
 #include "common/cpu_runtime.h"
 #include "eval/parallel_eval.h"
 #include "model/neox_model.h"
@@ -98,9 +99,9 @@ int main(int argc, char** argv) {
   }
   const double mm_gflops = 2.0 * T * d * I / mm_best / 1e9;
 
-  std::printf("model: %s (%lld params), device %s/%s, threads %d, BLAS: %s\n", model_dir.c_str(),
+  std::printf("model: %s (%lld params), device %s/%s, threads %d\nBLAS: %s\n", model_dir.c_str(),
               (long long)m.num_parameters(), device.c_str(), dtype.c_str(), at::get_num_threads(),
-              at::globalContext().hasMKL() ? "MKL" : "see ldd (OpenBLAS expected)");
+              blas_description().c_str());
   std::printf("query block %lld\n", (long long)qblock);
   std::printf("| run | tokens | seconds (best of %d) | tokens/s | GFLOP | GFLOP/s | matmul GFLOP/s | ratio |\n", reps);
   std::printf("|---|---|---|---|---|---|---|---|\n");

@@ -1,9 +1,11 @@
+#include "common/blas_info.h"
 #include "common/cpu_runtime.h"
 #include "cli/runtime.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "common/error.h"
@@ -40,6 +42,8 @@ NeoXModel load_model(const RuntimeOptions& o) {
     dev = at::Device(at::kCUDA, 0);
   } else {
     require(dt == at::kFloat, "--dtype " + o.dtype + " is only supported with --device cuda");
+    if (!blas_is_optimised())
+      std::fprintf(stderr, "headscope: warning: slow BLAS, %s\n", blas_description().c_str());
   }
   return NeoXModel::load(o.model, dev, dt);
 }

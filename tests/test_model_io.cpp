@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "common/blas_info.h"
 #include "common/error.h"
 #include "model/config.h"
 #include "model/neox_model.h"
@@ -67,6 +68,16 @@ at::Tensor hidden_of(const NeoXModel& m) {
 }  // namespace
 
 TEST_SUITE("model_io") {
+  TEST_CASE("the BLAS in use is OpenBLAS (or MKL), not the reference BLAS") {
+    // scripts/setup.sh points libblas.so.3 at OpenBLAS (OpenMP build); the reference BLAS would
+    // make every benchmark ~20x slower. PyTorch wheels (the GPU build) bring MKL.
+    at::mm(at::ones({2, 2}), at::ones({2, 2}));
+    INFO(headscope::blas_description());
+    CHECK(headscope::blas_is_optimised());
+    if (!at::globalContext().hasMKL())
+      CHECK(headscope::blas_description().find("USE_OPENMP") != std::string::npos);
+  }
+
   TEST_CASE("config: Pythia and transformers-5 forms agree") {
     std::string pythia = read_file(test::bundled_model() + "/config.json");
     NeoXConfig a = NeoXConfig::parse(pythia);
