@@ -25,7 +25,8 @@ fi
 
 # libtorch must use OpenBLAS (the OpenMP build), not the reference BLAS.
 if command -v update-alternatives >/dev/null; then
-  for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+  multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  for alt in "libblas.so.3-$multiarch" "liblapack.so.3-$multiarch"; do
     cand=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-openmp | head -1 || true)
     [ -n "$cand" ] && update-alternatives --set "$alt" "$cand" >/dev/null
   done
