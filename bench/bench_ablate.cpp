@@ -31,13 +31,12 @@
 #include <fstream>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "common/cpu_runtime.h"
 #include "analyzer/head_classification.h"
+#include "common/cpu_runtime.h"
 #include "common/error.h"
 #include "common/text.h"
 #include "headaware/ablation_config.h"

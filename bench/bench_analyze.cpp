@@ -13,10 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <thread>
 
-#include "common/cpu_runtime.h"
 #include "analyzer/analyzer.h"
+#include "common/cpu_runtime.h"
 #include "common/error.h"
 #include "model/neox_model.h"
 #include "model/parallel_attention.h"

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <thread>
 
 #include "common/blas_info.h"
 #include "common/cpu_runtime.h"

@@ -1,13 +1,12 @@
-#include "common/blas_info.h"
-#include "common/cpu_runtime.h"
 #include "cli/runtime.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 
 #include <cstdio>
-#include <thread>
 
+#include "common/blas_info.h"
+#include "common/cpu_runtime.h"
 #include "common/error.h"
 #include "model/tokenizer.h"
 

@@ -168,18 +168,17 @@ void KVCache::keep(int64_t layer, const std::vector<std::vector<int64_t>>& keep)
   } else {
     compact(L, keep, same, new_max);
   }
-  const int64_t cap = L.k.size(1);
-  if (new_max * 4 <= cap && cap > min_capacity_) {
-    // Shrink: the evicted memory is released (the old tensors are dropped).
-    for (int64_t h = 0; h < heads_; ++h) L.len[h] = std::min<int64_t>(L.len[h], new_max);
-    reallocate(L, std::max(min_capacity_, 2 * new_max));
-  }
   for (int64_t h = 0; h < heads_; ++h) {
     std::vector<int64_t> np;
     np.reserve(keep[h].size());
     for (int64_t s : keep[h]) np.push_back(L.pos[h][s]);
     L.pos[h] = std::move(np);
     L.len[h] = static_cast<int64_t>(keep[h].size());
+  }
+  const int64_t cap = L.k.size(1);
+  if (new_max * 4 <= cap && cap > min_capacity_) {
+    // Shrink: the evicted memory is released (the old tensors are dropped).
+    reallocate(L, std::max(min_capacity_, 2 * new_max));
   }
 }
 
