@@ -131,7 +131,7 @@ class StatsObserver : public AttentionObserver {
 
 }  // namespace
 
-AnalysisResult analyze_heads(const NeoXModel& model, const std::vector<int64_t>& ids,
+AnalysisResult analyze_heads(const Model& model, const std::vector<int64_t>& ids,
                              const AnalysisOptions& opt, const AnalysisProgress& progress) {
   c10::InferenceMode guard;
   opt.validate();

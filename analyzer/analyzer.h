@@ -24,7 +24,7 @@
 #include "analyzer/classifier.h"
 #include "analyzer/head_classification.h"
 #include "analyzer/head_statistics.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 
 namespace headscope {
 
@@ -65,7 +65,7 @@ struct AnalysisResult {
 // progress(done, total) is called after every layer of every chunk.
 using AnalysisProgress = std::function<void(int64_t done, int64_t total)>;
 
-AnalysisResult analyze_heads(const NeoXModel& model, const std::vector<int64_t>& ids,
+AnalysisResult analyze_heads(const Model& model, const std::vector<int64_t>& ids,
                              const AnalysisOptions& opt, const AnalysisProgress& progress = {});
 
 // Final statistics, classifications and stability from per-chunk values (no model needed):

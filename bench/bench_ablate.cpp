@@ -42,7 +42,7 @@
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 #include "headaware/policy_builders.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 
 using namespace headscope;
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       model_dir = write_random_model(a.random_model, a.seed);
     }
-    NeoXModel model = NeoXModel::load(model_dir, dev, dt);
+    Model model = Model::load(model_dir, dev, dt);
     const auto& mc = model.config();
     double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
     std::vector<int64_t> all = text_tokens(model_dir, a.text);

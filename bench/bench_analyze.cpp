@@ -17,7 +17,7 @@
 #include "analyzer/analyzer.h"
 #include "common/cpu_runtime.h"
 #include "common/error.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/parallel_attention.h"
 
 using namespace headscope;
@@ -52,7 +52,7 @@ int main(int argc, char** argv) try {
   require(device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");
   at::Device dev = device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   at::ScalarType dt = dtype == "bf16" ? at::kBFloat16 : dtype == "f16" ? at::kHalf : at::kFloat;
-  NeoXModel m = NeoXModel::load(model_dir, dev, dt);
+  Model m = Model::load(model_dir, dev, dt);
   const auto& c = m.config();
 
   at::Tensor ids_t = at::randint(0, c.vocab_size, {T}, at::TensorOptions().dtype(at::kLong));

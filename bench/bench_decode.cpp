@@ -22,7 +22,7 @@
 #include "common/text.h"
 #include "compress/compressor.h"
 #include "eval/decode_eval.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 
 using namespace headscope;
@@ -80,7 +80,7 @@ std::vector<int64_t> tokens_of(const Args& a, int64_t n) {
   return ids;
 }
 
-EvalResult decode(const NeoXModel& m, const std::vector<int64_t>& ids, Compressor* c, PositionMode pm,
+EvalResult decode(const Model& m, const std::vector<int64_t>& ids, Compressor* c, PositionMode pm,
                   int64_t trace_every) {
   DecodeOptions d;
   d.compressor = c;
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     configure_cpu_runtime(a.threads);
     at::ScalarType dt = a.dtype == "bf16" ? at::kBFloat16 : a.dtype == "f16" ? at::kHalf : at::kFloat;
     at::Device dev = a.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-    NeoXModel m = NeoXModel::load(a.model, dev, dt);
+    Model m = Model::load(a.model, dev, dt);
     std::printf("model %s (%lld params), device %s/%s, %d threads\n", a.model.c_str(),
                 (long long)m.num_parameters(), a.device.c_str(), a.dtype.c_str(), at::get_num_threads());
 

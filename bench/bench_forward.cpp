@@ -16,7 +16,7 @@
 #include "common/blas_info.h"
 #include "common/cpu_runtime.h"
 #include "eval/parallel_eval.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/parallel_attention.h"
 
 using namespace headscope;
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   c10::InferenceMode guard;
   at::Device dev = device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   at::ScalarType dt = dtype == "bf16" ? at::kBFloat16 : dtype == "f16" ? at::kHalf : at::kFloat;
-  NeoXModel m = NeoXModel::load(model_dir, dev, dt);
+  Model m = Model::load(model_dir, dev, dt);
   const auto& c = m.config();
   const double d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, L = c.num_layers;
 

@@ -66,7 +66,7 @@ void register_ablate(CLI::App& app) {
               "run `headscope analyze` first or select only uniform groups with --groups");
     if (!args->classifications.empty()) cls = read_classifications(args->classifications);
 
-    NeoXModel model = load_model(args->rt);
+    Model model = load_model(args->rt);
     const auto& mc = model.config();
     if (!args->classifications.empty())
       check_classifications_match(cls, mc.num_layers, mc.num_heads, args->classifications);

@@ -137,7 +137,7 @@ void register_analyze(CLI::App& app) {
     require(!std::filesystem::exists(a->out) || std::filesystem::is_directory(a->out),
             "--out " + a->out + " exists and is not a directory");
 
-    NeoXModel model = load_model(a->rt);
+    Model model = load_model(a->rt);
     int64_t total_tokens = 0;
     std::vector<int64_t> ids = load_tokens(a->rt.model, a->text, &total_tokens);
     const std::string text_sha = sha256_hex(read_file(a->text.text));

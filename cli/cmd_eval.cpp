@@ -51,7 +51,7 @@ std::string peak_memory(const EvalResult& r) {
   return b;
 }
 
-EvalResult run_one(const NeoXModel& model, const std::vector<int64_t>& ids, const std::string& method,
+EvalResult run_one(const Model& model, const std::vector<int64_t>& ids, const std::string& method,
                    const CompressorOptions& copt, PositionMode pm, bool decode) {
   if (method == "dense" && !decode) {
     EvalResult r = evaluate_parallel(model, ids);
@@ -163,7 +163,7 @@ void register_eval(CLI::App& app) {
     } else if (args->method != "dense") {
       make_compressor(args->method, args->copt);
     }
-    NeoXModel model = load_model(args->rt);
+    Model model = load_model(args->rt);
     for (int64_t l : args->copt.skip_layers)
       require(l < model.config().num_layers,
               "--skip-layers: layer " + std::to_string(l) + " does not exist (the model has " +

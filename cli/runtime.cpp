@@ -32,7 +32,7 @@ void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens)
       ->check(CLI::IsMember({"keep", "lf"}))->capture_default_str();
 }
 
-NeoXModel load_model(const RuntimeOptions& o) {
+Model load_model(const RuntimeOptions& o) {
   configure_cpu_runtime(o.threads);
   at::ScalarType dt = o.dtype == "bf16" ? at::kBFloat16 : o.dtype == "f16" ? at::kHalf : at::kFloat;
   at::Device dev = at::kCPU;
@@ -44,7 +44,7 @@ NeoXModel load_model(const RuntimeOptions& o) {
     if (!blas_is_optimised())
       std::fprintf(stderr, "headscope: warning: slow BLAS, %s\n", blas_description().c_str());
   }
-  return NeoXModel::load(o.model, dev, dt);
+  return Model::load(o.model, dev, dt);
 }
 
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/text.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 
 namespace headscope::cli {
 
@@ -28,7 +28,7 @@ void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required =
 void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens);
 
 // Sets the intra-op thread count and loads the model; prints nothing.
-NeoXModel load_model(const RuntimeOptions& o);
+Model load_model(const RuntimeOptions& o);
 // Loads, validates and tokenizes the text with the model directory's tokenizer.json, then
 // truncates to max_tokens. Throws Error on empty text or fewer than 2 tokens.
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,

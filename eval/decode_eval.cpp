@@ -76,10 +76,10 @@ void reset_peak_memory(at::Device device) {
 namespace {
 
 // cos/sin tables of the model's partial rotary embedding for positions [0, P), computed exactly
-// as NeoXModel::rotate does, so rotating by a table row equals model.rotate at that position.
+// as Model::rotate does, so rotating by a table row equals model.rotate at that position.
 class Rotary {
  public:
-  Rotary(const NeoXModel& m, int64_t P) : dtype_(m.dtype()) {
+  Rotary(const Model& m, int64_t P) : dtype_(m.dtype()) {
     const auto& c = m.config();
     rd_ = c.rotary_ndims();
     D_ = c.head_dim();
@@ -130,7 +130,7 @@ at::Tensor cache_attention(const at::Tensor& q, const at::Tensor& k, const at::T
 
 }  // namespace
 
-EvalResult evaluate_decode(const NeoXModel& model, const std::vector<int64_t>& ids,
+EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
                            const DecodeOptions& opt) {
   require(ids.size() >= 2, "need at least 2 tokens to evaluate next-token prediction, got " +
                                std::to_string(ids.size()));

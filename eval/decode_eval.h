@@ -26,7 +26,7 @@
 #include "compress/compressor.h"
 #include "eval/metrics.h"
 #include "model/kv_cache.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 
 namespace headscope {
 
@@ -68,7 +68,7 @@ struct DecodeOptions {
 // total_s, final_cache_size (the Python original's: longest head of the first compressed
 // layer), final_cache_per_layer, cache_entries, cache_bytes (allocated at the end),
 // cache_bytes_peak, rss_bytes, rss_peak_bytes (, cuda_peak_bytes), compressor.
-EvalResult evaluate_decode(const NeoXModel& model, const std::vector<int64_t>& ids,
+EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
                            const DecodeOptions& opt = {});
 
 }  // namespace headscope

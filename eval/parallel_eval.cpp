@@ -9,7 +9,7 @@
 
 namespace headscope {
 
-EvalResult evaluate_parallel(const NeoXModel& model, const std::vector<int64_t>& ids,
+EvalResult evaluate_parallel(const Model& model, const std::vector<int64_t>& ids,
                              const ParallelEvalOptions& opt) {
   require(ids.size() >= 2, "need at least 2 tokens to evaluate next-token prediction, got " +
                                std::to_string(ids.size()));

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "eval/metrics.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/visibility.h"
 
 namespace headscope {
@@ -18,7 +18,7 @@ struct ParallelEvalOptions {
   int64_t query_block = 256;
 };
 
-EvalResult evaluate_parallel(const NeoXModel& model, const std::vector<int64_t>& ids,
+EvalResult evaluate_parallel(const Model& model, const std::vector<int64_t>& ids,
                              const ParallelEvalOptions& opt = {});
 
 }  // namespace headscope

@@ -198,7 +198,7 @@ int64_t auto_query_block(int64_t tokens, bool cuda) {
   return 256;
 }
 
-AblationRecord evaluate_config(const NeoXModel& model, const std::vector<int64_t>& ids,
+AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
                                int64_t query_block) {
   const auto& c = model.config();
@@ -221,7 +221,7 @@ AblationRecord evaluate_config(const NeoXModel& model, const std::vector<int64_t
   return rec;
 }
 
-DenseRecord evaluate_dense(const NeoXModel& model, const std::vector<int64_t>& ids,
+DenseRecord evaluate_dense(const Model& model, const std::vector<int64_t>& ids,
                            int64_t query_block) {
   ParallelEvalOptions po;
   po.query_block = query_block > 0 ? query_block : auto_query_block(int64_t(ids.size()), model.device().is_cuda());
@@ -234,7 +234,7 @@ DenseRecord evaluate_dense(const NeoXModel& model, const std::vector<int64_t>& i
   return d;
 }
 
-AblationRunStats run_ablation(const NeoXModel& model, const std::vector<int64_t>& ids,
+AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& ids,
                               const AblationPlan& plan, const ClassificationFile* cls,
                               AblationFile& file, const AblationRunOptions& opt) {
   require(file.id.tokens == static_cast<int64_t>(ids.size()),

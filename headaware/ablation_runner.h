@@ -23,7 +23,7 @@
 
 #include "analyzer/head_classification.h"
 #include "headaware/ablation_config.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 
 namespace headscope {
 
@@ -92,15 +92,15 @@ struct AblationRunStats {
 int64_t auto_query_block(int64_t tokens, bool cuda);
 
 // Evaluates one configuration (no file I/O).
-AblationRecord evaluate_config(const NeoXModel& model, const std::vector<int64_t>& ids,
+AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
                                int64_t query_block = 0);
-DenseRecord evaluate_dense(const NeoXModel& model, const std::vector<int64_t>& ids,
+DenseRecord evaluate_dense(const Model& model, const std::vector<int64_t>& ids,
                            int64_t query_block = 0);
 
 // Runs the dense baseline (unless stored) and every configuration of `plan` not yet in `file`
 // (or stored with other parameters), saving after each. `file.id` must describe `ids`.
-AblationRunStats run_ablation(const NeoXModel& model, const std::vector<int64_t>& ids,
+AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& ids,
                               const AblationPlan& plan, const ClassificationFile* cls,
                               AblationFile& file, const AblationRunOptions& opt);
 

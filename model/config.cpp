@@ -25,7 +25,7 @@ T field_or(const json& j, const char* name, T dflt, const std::string& what) {
 }
 }  // namespace
 
-NeoXConfig NeoXConfig::parse(const std::string& text, const std::string& what) {
+ModelConfig ModelConfig::parse(const std::string& text, const std::string& what) {
   json j;
   try {
     j = json::parse(text);
@@ -36,7 +36,7 @@ NeoXConfig NeoXConfig::parse(const std::string& text, const std::string& what) {
   if (j.contains("model_type") && j["model_type"].is_string())
     require(j["model_type"] == "gpt_neox",
             what + ": model_type '" + j["model_type"].get<std::string>() + "' is not gpt_neox");
-  NeoXConfig c;
+  ModelConfig c;
   c.hidden_size = field<int64_t>(j, "hidden_size", what);
   c.num_heads = field<int64_t>(j, "num_attention_heads", what);
   c.num_layers = field<int64_t>(j, "num_hidden_layers", what);
@@ -70,7 +70,7 @@ NeoXConfig NeoXConfig::parse(const std::string& text, const std::string& what) {
   return c;
 }
 
-NeoXConfig NeoXConfig::load(const std::string& dir) {
+ModelConfig ModelConfig::load(const std::string& dir) {
   const std::string path = dir + "/config.json";
   return parse(read_file(path), path);
 }

@@ -6,7 +6,7 @@
 
 namespace headscope {
 
-struct NeoXConfig {
+struct ModelConfig {
   int64_t hidden_size = 0;
   int64_t num_heads = 0;
   int64_t num_layers = 0;
@@ -24,8 +24,8 @@ struct NeoXConfig {
   int64_t rotary_ndims() const { return static_cast<int64_t>(head_dim() * rotary_pct); }
 
   // Parses config.json text; throws Error with a one-line reason on malformed/missing fields.
-  static NeoXConfig parse(const std::string& json_text, const std::string& what = "config.json");
-  static NeoXConfig load(const std::string& model_dir);
+  static ModelConfig parse(const std::string& json_text, const std::string& what = "config.json");
+  static ModelConfig load(const std::string& model_dir);
 };
 
 }  // namespace headscope

@@ -112,7 +112,7 @@ at::Tensor block_bias(const LayerRule& rule, int64_t qs, int64_t nq, int64_t sin
 
 }  // namespace
 
-AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt) {
+AttentionFn parallel_attention(const Model& model, const ParallelAttentionOptions& opt) {
   return [&model, &opt](int64_t layer, QKV& x) -> at::Tensor {
     const int64_t H = x.q.size(0), T = x.q.size(1);
     const auto dev = x.q.device();

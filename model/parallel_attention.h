@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "model/attention_observer.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/visibility.h"
 
 namespace headscope {
@@ -19,8 +19,8 @@ struct ParallelAttentionOptions {
   int64_t query_block = 256;
 };
 
-// Returns an AttentionFn for NeoXModel::forward_hidden. `opt` must outlive its use.
-AttentionFn parallel_attention(const NeoXModel& model, const ParallelAttentionOptions& opt);
+// Returns an AttentionFn for Model::forward_hidden. `opt` must outlive its use.
+AttentionFn parallel_attention(const Model& model, const ParallelAttentionOptions& opt);
 
 // Softmax over the last dimension of a float32 tensor, in place on CPU (fast path for
 // Debian's libtorch), at::softmax elsewhere. Returns the probabilities (x itself on CPU).

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "eval/parallel_eval.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/parallel_attention.h"
 #include "tests/fixture_io.h"
 #include "tests/support.h"
@@ -37,7 +37,7 @@ inline ForwardErrors forward_errors(const std::string& model_name, at::Device de
   c10::InferenceMode guard;
   SafeTensors fx = SafeTensors::open(shared("fixtures/" + model_name + "/forward_wiki128.safetensors"));
   at::Tensor ids = fixture_tensor(fx, "input_ids");
-  NeoXModel m = NeoXModel::load(shared("models/" + model_name), dev, dt);
+  Model m = Model::load(shared("models/" + model_name), dev, dt);
   MapCollector obs(ids.size(0));
   ParallelAttentionOptions po;
   po.observer = &obs;

@@ -385,7 +385,7 @@ TEST_SUITE("analyzer") {
 
   TEST_CASE("analyze_heads on the bundled model: short tail chunks are skipped, too few tokens is an error") {
     c10::InferenceMode guard;
-    NeoXModel m = NeoXModel::load(test::bundled_model());
+    Model m = Model::load(test::bundled_model());
     std::vector<int64_t> ids;
     for (int i = 0; i < 40; ++i) ids.push_back(100 + 37 * i);
     AnalysisOptions opt;

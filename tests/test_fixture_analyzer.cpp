@@ -75,7 +75,7 @@ TEST_SUITE("fixture_analyzer") {
   TEST_CASE("reproduces the Python original's seed_analysis on neox-gutenberg-14m") {
     c10::InferenceMode guard;
     const std::string model_dir = test::shared("models/neox-gutenberg-14m");
-    NeoXModel model = NeoXModel::load(model_dir);
+    Model model = Model::load(model_dir);
     std::vector<int64_t> ids = fixture_tokens(model_dir);
     AnalysisOptions opt;  // the original's defaults: chunk 512, sink 4, local 8, recent 0.1
     AnalysisResult r = analyze_heads(model, ids, opt);

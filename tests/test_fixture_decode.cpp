@@ -17,7 +17,7 @@
 #include "compress/compressor.h"
 #include "eval/decode_eval.h"
 #include "eval/parallel_eval.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 #include "tests/support.h"
 
@@ -75,7 +75,7 @@ std::vector<Policy> policies() {
   return p;
 }
 
-EvalResult run(const NeoXModel& m, const std::vector<int64_t>& ids, const std::string& method,
+EvalResult run(const Model& m, const std::vector<int64_t>& ids, const std::string& method,
                const CompressorOptions& o, PositionMode pm) {
   std::unique_ptr<Compressor> c;
   if (method != "dense") c = make_compressor(method, o);
@@ -120,7 +120,7 @@ std::map<std::string, EvalResult> check_f64(const std::string& name) {
   c10::InferenceMode guard;
   one_thread();
   const std::string dir = test::shared("models/" + name);
-  NeoXModel m = NeoXModel::load(dir);
+  Model m = Model::load(dir);
   std::vector<int64_t> ids = eval_ids(dir);
   nlohmann::json ref = load_json(test::shared("fixtures/" + name + "/reference_values_f64.json"));
   std::map<std::string, EvalResult> cache_results;
@@ -152,7 +152,7 @@ Visibility mixed_visibility(int64_t L, int64_t H) {
   return v;
 }
 
-void cross_engine(const NeoXModel& m, const std::vector<int64_t>& ids, const Visibility& vis,
+void cross_engine(const Model& m, const std::vector<int64_t>& ids, const Visibility& vis,
                   const std::string& what, EvalResult* out = nullptr) {
   ParallelEvalOptions po;
   po.visibility = &vis;
@@ -184,7 +184,7 @@ TEST_SUITE("fixture_decode") {
         {"seed_recent_128", "recent_only_128"},
         {"seed_fixl2_keeplow_128_kr0.5", "fix_size_l2_keep_low_128_kr0.5"},
         {"seed_l2_kr0.8_after256", "l2_compress_kr0.8_after256"}};
-    NeoXModel m = NeoXModel::load(dir);
+    Model m = Model::load(dir);
     std::vector<int64_t> ids = eval_ids(dir);
     EvalResult dense = run(m, ids, "dense", {}, PositionMode::Cache);
     cache_results.emplace("dense", dense);
@@ -210,7 +210,7 @@ TEST_SUITE("fixture_decode") {
     c10::InferenceMode guard;
     one_thread();
     const std::string dir = test::shared("models/neox-gutenberg-14m");
-    NeoXModel m = NeoXModel::load(dir);
+    Model m = Model::load(dir);
     std::vector<int64_t> ids = eval_ids(dir);
     const int64_t L = m.config().num_layers, H = m.config().num_heads;
     nlohmann::json ref = load_json(test::shared("fixtures/neox-gutenberg-14m/reference_values_f64.json"));
@@ -232,7 +232,7 @@ TEST_SUITE("fixture_decode") {
     c10::InferenceMode guard;
     one_thread();
     const std::string dir = test::shared("models/neox-gutenberg-14m");
-    NeoXModel m = NeoXModel::load(dir);
+    Model m = Model::load(dir);
     std::vector<int64_t> ids = eval_ids(dir);
     ids.resize(200);
     // without eviction slot index = text position: shifted == true == parallel
@@ -258,7 +258,7 @@ TEST_SUITE("fixture_decode") {
     c10::InferenceMode guard;
     one_thread();
     const std::string dir = test::shared("models/neox-gutenberg-70m");
-    NeoXModel m = NeoXModel::load(dir);
+    Model m = Model::load(dir);
     std::vector<int64_t> ids = eval_ids(dir);
     ids.resize(300);
     cross_engine(m, ids, mixed_visibility(m.config().num_layers, m.config().num_heads),

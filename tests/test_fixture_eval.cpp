@@ -7,7 +7,7 @@
 #include "common/atomic_file.h"
 #include "common/text.h"
 #include "eval/parallel_eval.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 #include "tests/support.h"
 
@@ -23,7 +23,7 @@ std::vector<int64_t> book_tokens(const std::string& model_dir) {
 void check_dense(const std::string& name) {
   const std::string dir = test::shared("models/" + name);
   auto ref = nlohmann::json::parse(read_file(test::shared("fixtures/" + name + "/reference_values_f64.json")));
-  NeoXModel m = NeoXModel::load(dir);
+  Model m = Model::load(dir);
   std::vector<int64_t> ids = book_tokens(dir);
   CHECK(static_cast<int64_t>(ids.size()) == ref["total_tokens"].get<int64_t>());
   for (int n : {128, 256, 512}) {
@@ -45,7 +45,7 @@ TEST_SUITE("fixture_eval") {
   TEST_CASE("dense PPL/accuracy on 1024/2048 tokens vs transformers (reference_eval.json)") {
     const std::string dir = test::shared("models/neox-gutenberg-14m");
     auto ref = nlohmann::json::parse(read_file(test::shared("fixtures/neox-gutenberg-14m/reference_eval.json")));
-    NeoXModel m = NeoXModel::load(dir);
+    Model m = Model::load(dir);
     std::vector<int64_t> ids = book_tokens(dir);
     for (int n : {1024, 2048}) {
       std::vector<int64_t> first(ids.begin(), ids.begin() + n);

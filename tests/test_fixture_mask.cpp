@@ -17,7 +17,7 @@
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 #include "headaware/policy_builders.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 #include "tests/support.h"
 
@@ -49,7 +49,7 @@ const AblationConfig& seed_config(const AblationPlan& plan, const std::string& n
 }
 
 void check_f64_masks(const std::string& model_name) {
-  NeoXModel m = NeoXModel::load(test::shared("models/" + model_name));
+  Model m = Model::load(test::shared("models/" + model_name));
   nlohmann::json ref = read_json(test::shared("fixtures/" + model_name + "/reference_values_f64.json"));
   REQUIRE(ref["eval_tokens"] == 512);
   const std::vector<int64_t> ids = first_512();
@@ -85,7 +85,7 @@ void check_f64_masks(const std::string& model_name) {
 
 TEST_SUITE("fixture_mask") {
   TEST_CASE("seed head-aware mask evaluations (Python original, 14m) from configs/ablation.toml") {
-    NeoXModel m = NeoXModel::load(test::shared("models/neox-gutenberg-14m"));
+    Model m = Model::load(test::shared("models/neox-gutenberg-14m"));
     nlohmann::json ref = read_json(test::shared("fixtures/neox-gutenberg-14m/reference_eval.json"));
     AblationPlan plan = load_ablation_plan(test::repo("configs/ablation.toml"));
     const std::vector<int64_t> ids = first_512();

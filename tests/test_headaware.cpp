@@ -15,7 +15,7 @@
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 #include "headaware/policy_builders.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/parallel_attention.h"
 #include "model/tokenizer.h"
 #include "tests/support.h"
@@ -335,7 +335,7 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
 
     // The blocked attention of one layer with mixed per-head windows equals masked attention
     // over the full key range with a brute-force mask, for several query block sizes.
-    NeoXModel m = NeoXModel::load(test::bundled_model());
+    Model m = Model::load(test::bundled_model());
     const auto& c = m.config();
     Visibility lv(c.num_layers, c.num_heads);  // 14m: 4 heads
     lv.at(1, 0) = {0, -1};
@@ -415,7 +415,7 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
   }
 
   TEST_CASE("runner: results file, resume after interruption, changed parameters") {
-    NeoXModel m = NeoXModel::load(test::bundled_model());
+    Model m = Model::load(test::bundled_model());
     // A short text, tokenized with the bundled model's tokenizer: 40 tokens.
     std::vector<int64_t> ids = Tokenizer::load(test::bundled_model()).encode(
         "It was a bright cold day in April, and the clocks were striking thirteen. The old man "

@@ -11,7 +11,7 @@
 #include "common/blas_info.h"
 #include "common/error.h"
 #include "model/config.h"
-#include "model/neox_model.h"
+#include "model/model.h"
 #include "model/parallel_attention.h"
 #include "model/safetensors.h"
 #include "tests/safetensors_writer.h"
@@ -59,7 +59,7 @@ std::string error_of(const std::function<void()>& f) {
   return "<no error>";
 }
 
-at::Tensor hidden_of(const NeoXModel& m) {
+at::Tensor hidden_of(const Model& m) {
   at::Tensor ids = at::arange(1000, 1032, at::TensorOptions().dtype(at::kLong));
   ParallelAttentionOptions po;
   return m.forward_hidden(ids, parallel_attention(m, po));
@@ -80,7 +80,7 @@ TEST_SUITE("model_io") {
 
   TEST_CASE("config: Pythia and transformers-5 forms agree") {
     std::string pythia = read_file(test::bundled_model() + "/config.json");
-    NeoXConfig a = NeoXConfig::parse(pythia);
+    ModelConfig a = ModelConfig::parse(pythia);
     CHECK(a.num_layers == 6);
     CHECK(a.num_heads == 4);
     CHECK(a.rotary_ndims() == 8);
@@ -88,27 +88,27 @@ TEST_SUITE("model_io") {
     j.erase("rotary_pct");
     j.erase("rotary_emb_base");
     j["rope_parameters"] = {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}, {"rope_theta", 500.0}};
-    NeoXConfig b = NeoXConfig::parse(j.dump());
+    ModelConfig b = ModelConfig::parse(j.dump());
     CHECK(b.rotary_pct == doctest::Approx(0.5));
     CHECK(b.rotary_base == doctest::Approx(500.0));
   }
 
   TEST_CASE("config: malformed and missing fields are one-line errors") {
-    CHECK(error_of([] { NeoXConfig::parse("{not json"); }).find("not valid JSON") != std::string::npos);
-    CHECK(error_of([] { NeoXConfig::parse("{}"); }).find("missing field 'hidden_size'") != std::string::npos);
-    CHECK(error_of([] { NeoXConfig::parse(R"({"hidden_size":"x"})"); }).find("wrong type") != std::string::npos);
+    CHECK(error_of([] { ModelConfig::parse("{not json"); }).find("not valid JSON") != std::string::npos);
+    CHECK(error_of([] { ModelConfig::parse("{}"); }).find("missing field 'hidden_size'") != std::string::npos);
+    CHECK(error_of([] { ModelConfig::parse(R"({"hidden_size":"x"})"); }).find("wrong type") != std::string::npos);
     auto j = nlohmann::json::parse(read_file(test::bundled_model() + "/config.json"));
     j["hidden_size"] = 130;  // not a multiple of 4 heads... 130 % 4 != 0
-    CHECK(error_of([&] { NeoXConfig::parse(j.dump()); }).find("multiple") != std::string::npos);
+    CHECK(error_of([&] { ModelConfig::parse(j.dump()); }).find("multiple") != std::string::npos);
     j = nlohmann::json::parse(read_file(test::bundled_model() + "/config.json"));
     j["hidden_act"] = "relu";
-    CHECK(error_of([&] { NeoXConfig::parse(j.dump()); }).find("not supported") != std::string::npos);
-    CHECK(error_of([] { NeoXConfig::load("/nonexistent/dir"); }).find("no such file") != std::string::npos);
+    CHECK(error_of([&] { ModelConfig::parse(j.dump()); }).find("not supported") != std::string::npos);
+    CHECK(error_of([] { ModelConfig::load("/nonexistent/dir"); }).find("no such file") != std::string::npos);
   }
 
   TEST_CASE("sharded checkpoint, F32/BF16 storage and lm_head name load identically") {
     c10::InferenceMode guard;
-    NeoXModel ref = NeoXModel::load(test::bundled_model());
+    Model ref = Model::load(test::bundled_model());
     at::Tensor h_ref = hidden_of(ref);
     auto tensors = bundled_tensors();
 
@@ -130,7 +130,7 @@ TEST_SUITE("model_io") {
     test::write_bytes(d.str("model-00001-of-00002.safetensors"), test::safetensors_bytes(s1));
     test::write_bytes(d.str("model-00002-of-00002.safetensors"), test::safetensors_bytes(s2));
     write_file_atomic(d.str("model.safetensors.index.json"), index.dump());
-    NeoXModel sh = NeoXModel::load(d.str());
+    Model sh = Model::load(d.str());
     CHECK(at::allclose(hidden_of(sh), h_ref, 1e-5, 1e-5));
 
     TempDir b;
@@ -138,7 +138,7 @@ TEST_SUITE("model_io") {
     std::map<std::string, at::Tensor> bf;
     for (auto& [name, t] : tensors) bf[name] = t.to(at::kBFloat16);
     test::write_bytes(b.str("model.safetensors"), test::safetensors_bytes(bf));
-    NeoXModel mb = NeoXModel::load(b.str());
+    Model mb = Model::load(b.str());
     double rel = (hidden_of(mb) - h_ref).norm().item<double>() / h_ref.norm().item<double>();
     CHECK(rel < 5e-2);  // bf16 storage rounds the weights
   }
@@ -149,7 +149,7 @@ TEST_SUITE("model_io") {
       TempDir d;
       copy_meta(d);
       test::write_bytes(d.str("model.safetensors"), bytes);
-      return error_of([&] { NeoXModel::load(d.str()); });
+      return error_of([&] { Model::load(d.str()); });
     };
     std::string good = test::safetensors_bytes(tensors);
     CHECK(load_err("").find("truncated") != std::string::npos);
@@ -180,12 +180,12 @@ TEST_SUITE("model_io") {
           })).find("expected F32, F16 or BF16") != std::string::npos);
     TempDir empty;
     copy_meta(empty);
-    CHECK(error_of([&] { NeoXModel::load(empty.str()); }).find("no model.safetensors") != std::string::npos);
+    CHECK(error_of([&] { Model::load(empty.str()); }).find("no model.safetensors") != std::string::npos);
   }
 
   TEST_CASE("rotary rotation preserves key norms and positions compose") {
     c10::InferenceMode guard;
-    NeoXModel m = NeoXModel::load(test::bundled_model());
+    Model m = Model::load(test::bundled_model());
     at::Tensor x = at::randn({4, 10, 32});
     at::Tensor pos = at::arange(10, at::TensorOptions().dtype(at::kLong)) * 7;
     at::Tensor r = m.rotate(x, pos);

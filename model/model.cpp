@@ -1,4 +1,4 @@
-#include "model/neox_model.h"
+#include "model/model.h"
 
 #include <c10/core/InferenceMode.h>
 
@@ -56,14 +56,14 @@ at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tenso
 
 }  // namespace
 
-NeoXModel NeoXModel::load(const std::string& dir, at::Device device, at::ScalarType dtype) {
+Model Model::load(const std::string& dir, at::Device device, at::ScalarType dtype) {
   c10::InferenceMode guard;
-  NeoXModel m;
+  Model m;
   m.dir_ = dir;
-  m.cfg_ = NeoXConfig::load(dir);
+  m.cfg_ = ModelConfig::load(dir);
   m.device_ = device;
   m.dtype_ = dtype;
-  const NeoXConfig& c = m.cfg_;
+  const ModelConfig& c = m.cfg_;
   SafeTensors st = SafeTensors::open(dir);
   Loader L{st, device, dtype};
   const int64_t d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
@@ -106,7 +106,7 @@ NeoXModel NeoXModel::load(const std::string& dir, at::Device device, at::ScalarT
   return m;
 }
 
-int64_t NeoXModel::num_parameters() const {
+int64_t Model::num_parameters() const {
   int64_t n = embed_in_.numel() + final_ln_w_.numel() + final_ln_b_.numel();
   if (!embed_out_.is_same(embed_in_)) n += embed_out_.numel();
   for (const auto& w : layers_)
@@ -117,12 +117,12 @@ int64_t NeoXModel::num_parameters() const {
   return n;
 }
 
-at::Tensor NeoXModel::embed(const at::Tensor& ids) const {
+at::Tensor Model::embed(const at::Tensor& ids) const {
   require(ids.dim() == 1, "token ids must be a 1-D tensor");
   return at::embedding(embed_in_, ids.to(device_));
 }
 
-QKV NeoXModel::qkv(int64_t l, const at::Tensor& x) const {
+QKV Model::qkv(int64_t l, const at::Tensor& x) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   const int64_t T = x.size(0), H = cfg_.num_heads, D = cfg_.head_dim();
   // [T, 3d] -> [T, H, 3, D] -> [3, H, T, D]  (Pythia interleaves [head][q|k|v])
@@ -130,7 +130,7 @@ QKV NeoXModel::qkv(int64_t l, const at::Tensor& x) const {
   return QKV{y[0].contiguous(), y[1].contiguous(), y[2].contiguous()};
 }
 
-at::Tensor NeoXModel::rotate(const at::Tensor& x, const at::Tensor& positions) const {
+at::Tensor Model::rotate(const at::Tensor& x, const at::Tensor& positions) const {
   const int64_t rd = cfg_.rotary_ndims();
   at::Tensor pos = positions.to(device_, at::kFloat);
   at::Tensor freqs = at::outer(pos, inv_freq_);        // [T, rd/2] float32
@@ -145,19 +145,19 @@ at::Tensor NeoXModel::rotate(const at::Tensor& x, const at::Tensor& positions) c
   return at::cat({out, xp}, -1);
 }
 
-at::Tensor NeoXModel::attn_out(int64_t l, const at::Tensor& ctx) const {
+at::Tensor Model::attn_out(int64_t l, const at::Tensor& ctx) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   const int64_t T = ctx.size(1);
   at::Tensor merged = ctx.permute({1, 0, 2}).reshape({T, cfg_.hidden_size});
   return linear_rows(merged, w.dense_w, w.dense_b);
 }
 
-at::Tensor NeoXModel::mlp(int64_t l, const at::Tensor& x) const {
+at::Tensor Model::mlp(int64_t l, const at::Tensor& x) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   return linear_rows(at::gelu(linear_rows(x, w.fc_in_w, w.fc_in_b)), w.fc_out_w, w.fc_out_b);
 }
 
-at::Tensor NeoXModel::layer_forward(int64_t l, const at::Tensor& x, const AttentionFn& attend) const {
+at::Tensor Model::layer_forward(int64_t l, const at::Tensor& x, const AttentionFn& attend) const {
   const auto& w = layers_[static_cast<size_t>(l)];
   const int64_t d = cfg_.hidden_size;
   const double eps = cfg_.layer_norm_eps;
@@ -173,17 +173,17 @@ at::Tensor NeoXModel::layer_forward(int64_t l, const at::Tensor& x, const Attent
   return y + mlp(l, h2);
 }
 
-at::Tensor NeoXModel::forward_hidden(const at::Tensor& ids, const AttentionFn& attend) const {
+at::Tensor Model::forward_hidden(const at::Tensor& ids, const AttentionFn& attend) const {
   at::Tensor x = embed(ids);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) x = layer_forward(l, x, attend);
   return at::layer_norm(x, {cfg_.hidden_size}, final_ln_w_, final_ln_b_, cfg_.layer_norm_eps);
 }
 
-at::Tensor NeoXModel::logits(const at::Tensor& hidden) const {
+at::Tensor Model::logits(const at::Tensor& hidden) const {
   return linear_rows(hidden, embed_out_).to(at::kFloat);
 }
 
-TokenScores NeoXModel::score(const at::Tensor& hidden, const at::Tensor& targets, int64_t block) const {
+TokenScores Model::score(const at::Tensor& hidden, const at::Tensor& targets, int64_t block) const {
   const int64_t N = hidden.size(0);
   require(targets.numel() == N, "score: targets and hidden states differ in length");
   at::Tensor tgt = targets.to(device_, at::kLong);

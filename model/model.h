@@ -34,14 +34,14 @@ struct TokenScores {
   at::Tensor argmax;  // [N] int64 on CPU
 };
 
-class NeoXModel {
+class Model {
  public:
   // Loads config.json + safetensors from `dir`, checks every tensor's shape, converts to
   // `dtype` on `device`. Throws Error with a one-line reason.
-  static NeoXModel load(const std::string& dir, at::Device device = at::kCPU,
+  static Model load(const std::string& dir, at::Device device = at::kCPU,
                         at::ScalarType dtype = at::kFloat);
 
-  const NeoXConfig& config() const { return cfg_; }
+  const ModelConfig& config() const { return cfg_; }
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   const std::string& dir() const { return dir_; }
@@ -65,7 +65,7 @@ class NeoXModel {
   TokenScores score(const at::Tensor& hidden, const at::Tensor& targets, int64_t block = 256) const;
 
  private:
-  NeoXConfig cfg_;
+  ModelConfig cfg_;
   std::string dir_;
   at::Device device_ = at::kCPU;
   at::ScalarType dtype_ = at::kFloat;
