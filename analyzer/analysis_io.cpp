@@ -18,7 +18,8 @@ std::string head_statistics_json(const AnalysisResult& r) {
                         {"num_heads", r.heads},
                         {"sink_size", r.options.stats.sink_size},
                         {"local_window", r.options.stats.local_window},
-                        {"recent_ratio", r.options.stats.recent_ratio}};
+                        {"recent_ratio", r.options.stats.recent_ratio},
+                        {"beyond_trained_context", r.beyond_trained_context}};
   ojson list = ojson::array();
   for (const auto& s : r.stats) {
     ojson h;
@@ -123,12 +124,17 @@ void attr_int(H5::H5File& f, const std::string& name, int64_t v) {
 
 void write_head_stats_h5(const std::string& path, const AnalysisResult& r,
                          const AnalysisProvenance& prov) {
+  write_file_atomic_with(path, [&](const std::string& tmp) { write_head_stats_h5_file(tmp, path, r, prov); });
+}
+
+void write_head_stats_h5_file(const std::string& tmp, const std::string& path,
+                              const AnalysisResult& r, const AnalysisProvenance& prov) {
   const hsize_t L = static_cast<hsize_t>(r.layers), H = static_cast<hsize_t>(r.heads);
   const size_t n = r.stats.size();
   require(n == L * H && r.classes.size() == n, "internal: analysis result is incomplete");
   const hsize_t D = n ? static_cast<hsize_t>(r.stats[0].relative_position_dist.size()) : 0;
   const hsize_t C = static_cast<hsize_t>(r.chunks.size());
-  write_file_atomic_with(path, [&](const std::string& tmp) {
+  {
     try {
       H5::Exception::dontPrint();
       H5::H5File f(tmp, H5F_ACC_TRUNC);
@@ -179,6 +185,7 @@ void write_head_stats_h5(const std::string& path, const AnalysisResult& r,
       attr_str(f, "headscope_version", HEADSCOPE_VERSION);
       attr_str(f, "context", to_string(r.options.context));
       attr_int(f, "tokens_analysed", r.tokens);
+      attr_int(f, "beyond_trained_context", r.beyond_trained_context ? 1 : 0);
       attr_int(f, "chunk_size", r.options.chunk_size);
       attr_int(f, "chunks", static_cast<int64_t>(C));
       attr_int(f, "sink_size", r.options.stats.sink_size);
@@ -194,7 +201,7 @@ void write_head_stats_h5(const std::string& path, const AnalysisResult& r,
     } catch (const H5::Exception& e) {
       throw Error("cannot write " + path + ": HDF5: " + e.getFuncName() + ": " + e.getDetailMsg());
     }
-  });
+  }
 }
 
 }  // namespace headscope

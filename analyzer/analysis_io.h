@@ -25,8 +25,13 @@ std::vector<HeadStatistics> parse_head_statistics(const std::string& text, const
 struct AnalysisProvenance {
   std::string model_path, text_path, text_sha256, config_hash;
 };
+// Publishes head_stats.h5 at `path` through common/atomic_file.h.
 void write_head_stats_h5(const std::string& path, const AnalysisResult& r,
                          const AnalysisProvenance& prov);
+// Creates the HDF5 file at exactly `file` (a staging path; `shown` names it in errors). For
+// callers that stage several outputs and publish them together (StagedOutput::write_with).
+void write_head_stats_h5_file(const std::string& file, const std::string& shown,
+                              const AnalysisResult& r, const AnalysisProvenance& prov);
 
 // Index of a type in head_type_names() (the HDF5 head_type_code); -1 if unknown.
 int head_type_code(const std::string& type);

@@ -60,6 +60,9 @@ struct AnalysisResult {
   std::vector<HeadClassification> classes;    // with stability
   std::vector<std::vector<std::string>> chunk_types;  // [head][chunk] per-chunk type
   double seconds = 0;                         // wall time of the analysis
+  // Longest forward pass (tokens) > the model's max_position_embeddings: positions past the
+  // trained context were used (allowed, to study extrapolation; recorded in the outputs).
+  bool beyond_trained_context = false;
 };
 
 // progress(done, total) is called after every layer of every chunk.

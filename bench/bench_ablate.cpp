@@ -18,6 +18,7 @@
 // --long N repeats the text's tokens up to N and runs one windowed configuration; run it alone
 // (peak RSS is the process's peak).
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -61,41 +62,39 @@ struct Args {
   uint64_t seed = 0;
 };
 
-[[noreturn]] void usage(const std::string& msg) {
-  std::fprintf(stderr, "bench_ablate: %s\n(see the comment at the top of bench/bench_ablate.cpp)\n",
-               msg.c_str());
-  std::exit(2);
-}
-
+// Parses the command line with CLI11 (as the main CLI); on --help or a bad argument prints the
+// message and exits (0 for --help, non-zero otherwise).
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage("missing value for " + k);
-      return argv[++i];
-    };
-    try {
-      if (k == "--model") a.model = val();
-      else if (k == "--random-model") a.random_model = val();
-      else if (k == "--text") a.text = val();
-      else if (k == "--config") a.config = val();
-      else if (k == "--classifications") a.classifications = val();
-      else if (k == "--groups") a.groups = val();
-      else if (k == "--device") a.device = val();
-      else if (k == "--dtype") a.dtype = val();
-      else if (k == "--tokens") a.tokens = std::stoll(val());
-      else if (k == "--long") a.long_tokens = std::stoll(val());
-      else if (k == "--long-config") a.long_config = val();
-      else if (k == "--query-block") a.query_block = std::stoll(val());
-      else if (k == "--threads") a.threads = std::stoi(val());
-      else if (k == "--repeat") a.repeat = std::max(1, std::stoi(val()));
-      else if (k == "--seed") a.seed = std::stoull(val());
-      else if (k == "--help" || k == "-h") usage("usage");
-      else usage("unknown option " + k);
-    } catch (const std::logic_error&) {
-      usage("bad number for " + k);
-    }
+  CLI::App app{"bench_ablate: speed of the parallel mask engine on the ablation set (see the "
+               "comment at the top of bench/bench_ablate.cpp)"};
+  app.add_option("--model", a.model, "GPT-NeoX model directory")->capture_default_str();
+  app.add_option("--random-model", a.random_model, "random-weight model of this Pythia shape")
+      ->check(CLI::IsMember({"pythia-2.8b", "pythia-70m", "pythia-14m"}));
+  app.add_option("--text", a.text, "UTF-8 text")->capture_default_str();
+  app.add_option("--config", a.config, "ablation TOML")->capture_default_str();
+  app.add_option("--classifications", a.classifications, "head_classifications.json");
+  app.add_option("--groups", a.groups, "comma-separated group ids");
+  app.add_option("--device", a.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--dtype", a.dtype, "f32, bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}))
+      ->capture_default_str();
+  app.add_option("--tokens", a.tokens, "tokens")->check(CLI::Range(int64_t(2), int64_t(1) << 24))
+      ->capture_default_str();
+  app.add_option("--long", a.long_tokens, "peak-RSS run over N tokens (0 = off)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 26));
+  app.add_option("--long-config", a.long_config, "configuration of the --long run")->capture_default_str();
+  app.add_option("--query-block", a.query_block, "queries per attention block (0 = auto)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+  app.add_option("--threads", a.threads, "CPU threads (0 = default; at most the CPUs of the affinity mask)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--repeat", a.repeat, "repetitions (median)")->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--seed", a.seed, "seed of the generated classification record / random model");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return a;
 }
@@ -246,7 +245,7 @@ int main(int argc, char** argv) {
   Args a = parse(argc, argv);
   try {
     c10::InferenceMode guard;
-    configure_cpu_runtime(a.threads);
+    configure_cpu_runtime(checked_thread_count(a.threads));
     at::Device dev = at::kCPU;
     if (a.device == "cuda") {
       require(at::hasCUDA(), "--device cuda: this libtorch has no CUDA or no GPU is visible");

@@ -5,6 +5,7 @@
 //                 [--device cpu|cuda] [--dtype f32|bf16|f16] [--threads N] [--reps 3]
 // Default model: ../shared/models/neox-gutenberg-70m. For the Pythia-2.8b goal, point --model
 // at a 2.8b-shaped directory and use --device cuda --tokens 1024.
+#include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
@@ -32,21 +33,25 @@ int main(int argc, char** argv) try {
   int64_t T = 2048, chunk = 512;
   std::string device = "cpu", dtype = "f32", context = "chunks";
   int threads = 0, reps = 3;
-  for (int i = 1; i < argc; i += 2) {
-    std::string k = argv[i];
-    if (i + 1 >= argc) { std::fprintf(stderr, "option %s needs a value\n", k.c_str()); return 2; }
-    std::string v = argv[i + 1];
-    if (k == "--model") model_dir = v;
-    else if (k == "--tokens") T = std::stoll(v);
-    else if (k == "--chunk-size") chunk = std::stoll(v);
-    else if (k == "--context") context = v;
-    else if (k == "--device") device = v;
-    else if (k == "--dtype") dtype = v;
-    else if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--reps") reps = std::stoi(v);
-    else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
-  }
-  configure_cpu_runtime(threads);
+  CLI::App app{"bench_analyze: time of headscope analyze's core (forward with the statistics "
+               "observer, reductions, classification) next to the plain forward"};
+  app.add_option("--model", model_dir, "GPT-NeoX model directory")->capture_default_str();
+  app.add_option("--tokens", T, "tokens analysed")->check(CLI::Range(int64_t(2), int64_t(1) << 20))
+      ->capture_default_str();
+  app.add_option("--chunk-size", chunk, "tokens per chunk")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  app.add_option("--context", context, "chunks or full")->check(CLI::IsMember({"chunks", "full"}))
+      ->capture_default_str();
+  app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--dtype", dtype, "f32, bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0 = default; at most the CPUs of the affinity mask)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--reps", reps, "timed repetitions (best of)")->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  configure_cpu_runtime(checked_thread_count(threads));
   c10::InferenceMode guard;
   require(device == "cpu" || device == "cuda", "--device must be cpu or cuda");
   require(device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");

@@ -7,6 +7,8 @@
 // Usage: bench_decode [--model DIR] [--text FILE] [--tokens N] [--mem-tokens N]
 //                     [--dense-mem-tokens N] [--trace-every K] [--part tpot|memory|all]
 //                     [--device cpu|cuda] [--dtype f32|bf16|f16] [--threads T]
+#include <CLI/CLI.hpp>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
@@ -39,33 +41,35 @@ struct Args {
   int threads = 0;
 };
 
+// Parses the command line with CLI11 (as the main CLI); on --help or a bad argument prints the
+// message and exits (0 for --help, non-zero otherwise).
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      require(i + 1 < argc, "option " + k + " needs a value");
-      return argv[++i];
-    };
-    if (k == "--model") a.model = val();
-    else if (k == "--text") a.text = val();
-    else if (k == "--tokens") a.tokens = std::stoll(val());
-    else if (k == "--mem-tokens") a.mem_tokens = std::stoll(val());
-    else if (k == "--dense-mem-tokens") a.dense_mem_tokens = std::stoll(val());
-    else if (k == "--trace-every") a.trace_every = std::stoll(val());
-    else if (k == "--part") a.part = val();
-    else if (k == "--device") a.device = val();
-    else if (k == "--dtype") a.dtype = val();
-    else if (k == "--threads") a.threads = std::stoi(val());
-    else if (k == "-h" || k == "--help") {
-      std::printf("usage: bench_decode [--model DIR] [--text FILE] [--tokens N] [--mem-tokens N] "
-                  "[--dense-mem-tokens N] [--trace-every K] [--part tpot|memory|all] "
-                  "[--device cpu|cuda] [--dtype f32|bf16|f16] [--threads T]\n");
-      std::exit(0);
-    } else throw Error("unknown option " + k);
+  CLI::App app{"bench_decode: token-by-token decoding speed (TPOT) and memory, dense KV cache vs "
+               "StreamingLLM 4+508"};
+  app.add_option("--model", a.model, "GPT-NeoX model directory")->capture_default_str();
+  app.add_option("--text", a.text, "UTF-8 text")->capture_default_str();
+  app.add_option("--tokens", a.tokens, "tokens of the TPOT part")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 24))->capture_default_str();
+  app.add_option("--mem-tokens", a.mem_tokens, "tokens of the memory part (streaming)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 26))->capture_default_str();
+  app.add_option("--dense-mem-tokens", a.dense_mem_tokens, "tokens of the memory part (dense; default --mem-tokens)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 26));
+  app.add_option("--trace-every", a.trace_every, "memory trace every K steps")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 26))->capture_default_str();
+  app.add_option("--part", a.part, "tpot, memory or all")->check(CLI::IsMember({"tpot", "memory", "all"}))
+      ->capture_default_str();
+  app.add_option("--device", a.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--dtype", a.dtype, "f32, bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}))
+      ->capture_default_str();
+  app.add_option("--threads", a.threads, "CPU threads (0 = default; at most the CPUs of the affinity mask)")
+      ->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  require(a.part == "tpot" || a.part == "memory" || a.part == "all", "--part must be tpot, memory or all");
-  require(a.tokens >= 2 && a.mem_tokens >= 2, "--tokens and --mem-tokens must be >= 2");
   if (a.dense_mem_tokens < 0) a.dense_mem_tokens = a.mem_tokens;
   return a;
 }
@@ -96,7 +100,9 @@ int main(int argc, char** argv) {
   try {
     Args a = parse(argc, argv);
     c10::InferenceMode guard;
-    configure_cpu_runtime(a.threads);
+    configure_cpu_runtime(checked_thread_count(a.threads));
+    require(a.device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");
+    require(a.device == "cuda" || a.dtype == "f32", "--dtype " + a.dtype + " is only supported with --device cuda");
     at::ScalarType dt = a.dtype == "bf16" ? at::kBFloat16 : a.dtype == "f16" ? at::kHalf : at::kFloat;
     at::Device dev = a.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
     Model m = Model::load(a.model, dev, dt);

@@ -3,6 +3,7 @@
 // to the matmul rate.
 //   bench_forward [--model DIR] [--tokens 2048] [--device cpu|cuda] [--dtype f32|bf16|f16]
 //                 [--threads N] [--reps 5] [--query-block 256]
+#include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
@@ -15,6 +16,7 @@
 
 #include "common/blas_info.h"
 #include "common/cpu_runtime.h"
+#include "common/error.h"
 #include "eval/parallel_eval.h"
 #include "model/model.h"
 #include "model/parallel_attention.h"
@@ -26,24 +28,31 @@ static void sync(at::Device d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();  // forces a sync
 }
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::string model_dir = std::string(HEADSCOPE_SOURCE_DIR) + "/../shared/models/neox-gutenberg-70m";
   int64_t T = 2048;
   std::string device = "cpu", dtype = "f32";
   int threads = 0, reps = 5;
   int64_t qblock = 256;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") model_dir = v;
-    else if (k == "--tokens") T = std::stoll(v);
-    else if (k == "--device") device = v;
-    else if (k == "--dtype") dtype = v;
-    else if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--reps") reps = std::stoi(v);
-    else if (k == "--query-block") qblock = std::stoll(v);
-    else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
-  }
-  configure_cpu_runtime(threads);
+  CLI::App app{"bench_forward: parallel forward speed (tokens/s, GFLOP/s) against a plain matmul "
+               "measured in the same run"};
+  app.add_option("--model", model_dir, "GPT-NeoX model directory")->capture_default_str();
+  app.add_option("--tokens", T, "tokens per forward")->check(CLI::Range(int64_t(1), int64_t(1) << 20))
+      ->capture_default_str();
+  app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--dtype", dtype, "f32, bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0 = default; at most the CPUs of the affinity mask)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--reps", reps, "timed repetitions (best of)")->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--query-block", qblock, "queries per attention block")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  require(device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");
+  require(device == "cuda" || dtype == "f32", "--dtype " + dtype + " is only supported with --device cuda");
+  configure_cpu_runtime(checked_thread_count(threads));
   c10::InferenceMode guard;
   at::Device dev = device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
   at::ScalarType dt = dtype == "bf16" ? at::kBFloat16 : dtype == "f16" ? at::kHalf : at::kFloat;
@@ -112,4 +121,7 @@ int main(int argc, char** argv) {
   row("forward (logits)", best);
   row("forward + NLL (eval)", best_scored);
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_forward: error: %s\n", e.what());
+  return 1;
 }

@@ -8,7 +8,9 @@
 #include "analyzer/head_classification.h"
 #include "cli/commands.h"
 #include "cli/runtime.h"
+#include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/file_lock.h"
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 
@@ -25,6 +27,7 @@ struct AblateArgs {
   std::string out;
   int64_t query_block = 0;
   bool no_progress = false;
+  bool wait = false;
 };
 
 // configs/ablation.toml relative to the working directory, else the copy in the source tree.
@@ -53,6 +56,8 @@ void register_ablate(CLI::App& app) {
                   "queries per attention block (0 = auto: 256 on CPU, up to 1024 on GPU)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-progress", args->no_progress, "no progress bar");
+  sub->add_flag("--wait", args->wait,
+                "if another headscope is writing to --out, wait for it (default: fail at once)");
   sub->callback([args, cfg_opt]() {
     // Everything that can be checked without the model is checked first.
     AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
@@ -65,6 +70,11 @@ void register_ablate(CLI::App& app) {
               "the selected configurations need --classifications (a head_classifications.json); "
               "run `headscope analyze` first or select only uniform groups with --groups");
     if (!args->classifications.empty()) cls = read_classifications(args->classifications);
+    require(!is_stdout_path(args->out),
+            "--out must be a file: ablate re-reads it to resume, so '-' (stdout) is not possible");
+    // One ablate per results file for the whole run: two runs appending to the same file
+    // would each rewrite it from their own copy and lose the other's results.
+    FileLock lock(lock_path_for_file(args->out), args->out, args->wait);
 
     Model model = load_model(args->rt);
     const auto& mc = model.config();

@@ -16,6 +16,7 @@
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/file_lock.h"
 #include "common/progress.h"
 #include "common/text.h"
 
@@ -30,6 +31,7 @@ struct AnalyzeArgs {
   std::string out;
   int64_t chunk_size = 512, sink_size = 4, local_window = 8;
   std::string context = "chunks";
+  bool wait = false;
 };
 
 const char* kHelp =
@@ -120,6 +122,8 @@ void register_analyze(CLI::App& app) {
       ->check(CLI::IsMember({"chunks", "full"}))
       ->capture_default_str();
   sub->add_option("--out", a->out, "output directory")->required();
+  sub->add_flag("--wait", a->wait,
+                "if another headscope is writing to --out, wait for it (default: fail at once)");
 
   sub->callback([a, sub]() {
     // Settings: config file (the shipped default may be absent outside the repository), then
@@ -136,6 +140,9 @@ void register_analyze(CLI::App& app) {
     a->text.max_tokens = cfg.max_tokens;
     require(!std::filesystem::exists(a->out) || std::filesystem::is_directory(a->out),
             "--out " + a->out + " exists and is not a directory");
+    require(!is_stdout_path(a->out), "--out is a directory for three files; '-' (stdout) is not possible");
+    // One analyze per output directory at a time, for the whole run.
+    FileLock lock(lock_path_for_dir(a->out), "output directory " + a->out, a->wait);
 
     Model model = load_model(a->rt);
     int64_t total_tokens = 0;
@@ -159,6 +166,20 @@ void register_analyze(CLI::App& app) {
       bar->update(static_cast<long>(done));
     });
     if (bar) bar->finish();
+    {
+      const int64_t n = static_cast<int64_t>(ids.size());
+      const int64_t longest = cfg.options.context == ContextMode::Full
+                                  ? n
+                                  : std::min<int64_t>(n, cfg.options.chunk_size);
+      const int64_t trained = model.config().max_position_embeddings;
+      r.beyond_trained_context = longest > trained;
+      if (r.beyond_trained_context)
+        std::fprintf(stderr,
+                     "headscope: warning: forward passes of %lld tokens exceed the model's trained "
+                     "context (max_position_embeddings = %lld): the statistics describe "
+                     "extrapolation\n",
+                     (long long)longest, (long long)trained);
+    }
 
     namespace fs = std::filesystem;
     const std::string out = a->out;
@@ -167,9 +188,18 @@ void register_analyze(CLI::App& app) {
     prov.text_path = a->text.text;
     prov.text_sha256 = text_sha;
     prov.config_hash = cfg.hash();
-    write_head_statistics((fs::path(out) / "head_statistics.json").string(), r);
-    write_classifications((fs::path(out) / "head_classifications.json").string(), r.classes);
-    write_head_stats_h5((fs::path(out) / "head_stats.h5").string(), r, prov);
+    // All three files or none: each is staged (written and fsync'd beside its destination),
+    // and only when all three are complete are they renamed into place.
+    std::vector<StagedOutput> staged;
+    staged.reserve(3);
+    staged.emplace_back((fs::path(out) / "head_statistics.json").string());
+    staged.emplace_back((fs::path(out) / "head_classifications.json").string());
+    staged.emplace_back((fs::path(out) / "head_stats.h5").string());
+    staged[0].write(head_statistics_json(r));
+    staged[1].write(classifications_json(r.classes));
+    const std::string h5_path = staged[2].target().requested;
+    staged[2].write_with([&](const std::string& tmp) { write_head_stats_h5_file(tmp, h5_path, r, prov); });
+    publish_all(staged);
 
     std::printf("analysed   %lld tokens in %zu chunks, %.3f s (%.1f tokens/s)\n",
                 (long long)r.tokens, r.chunks.size(), r.seconds, double(r.tokens) / r.seconds);

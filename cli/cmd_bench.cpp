@@ -3,6 +3,7 @@
 //   headscope bench forward --tokens 2048      (= build/bench_forward --tokens 2048)
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,9 +21,20 @@ void register_bench(CLI::App& app) {
   auto name = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand(
       "bench", "run a benchmark (forward, tokenizer, analyze, ablate, decode); extra arguments go to it");
-  sub->add_option("name", *name, "benchmark name")->required()->check(CLI::IsMember(kBenches));
-  sub->allow_extras();
+  sub->add_option("name", *name, "benchmark name")->check(CLI::IsMember(kBenches));
+  // Everything after the name goes to the benchmark, --help included (each parses its own
+  // arguments with CLI11 and has its own help); `headscope bench --help` is this help.
+  sub->set_help_flag();
+  sub->prefix_command();
   sub->callback([name, sub]() {
+    if (name->empty()) {
+      const auto rest = sub->remaining();
+      if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
+        std::printf("%s", sub->help().c_str());
+        return;
+      }
+      throw Error("bench needs a benchmark name: forward, tokenizer, analyze, ablate or decode");
+    }
     std::error_code ec;
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     require(!ec, "bench: cannot locate the headscope binary");

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/report_stream.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -87,7 +88,10 @@ void print_one(const EvalResult& r) {
   std::printf("engine     %s\n", dec ? "token-by-token decode over a KV cache"
                                      : "parallel forward");
   std::printf("tokens     %lld (%lld predictions)\n", (long long)r.tokens, (long long)r.tokens - 1);
-  std::printf("ppl        %.4f\n", r.ppl);
+  if (r.diverged())
+    std::printf("ppl        diverged (non-finite NLL: NaN/Inf in the logits)\n");
+  else
+    std::printf("ppl        %.4f\n", r.ppl);
   std::printf("accuracy   %.4f\n", r.accuracy);
   std::printf("wall       %.3f s\n", r.wall_s);
   std::printf("tokens/s   %.1f\n", r.tokens_per_s);
@@ -107,6 +111,10 @@ void print_table(const std::vector<EvalResult>& rs) {
   std::printf("\n%-46s %9s %7s %9s %9s %8s %11s %17s\n", "method", "PPL", "acc", "TTFT ms",
               "TPOT ms", "tok/s", "final cache", "peak mem");
   for (const auto& r : rs) {
+    if (r.diverged()) {
+      std::printf("%-46s %9s\n", method_label(r).c_str(), "diverged");
+      continue;
+    }
     std::printf("%-46s %9.3f %6.2f%% %9.2f %9.2f %8.1f %11lld %17s\n", method_label(r).c_str(), r.ppl,
                 100.0 * r.accuracy, 1e3 * r.extra["ttft_s"].get<double>(),
                 1e3 * r.extra["tpot_s"].get<double>(), r.tokens_per_s,
@@ -146,6 +154,8 @@ void register_eval(CLI::App& app) {
   sub->add_option("--skip-layers", o.skip_layers, "layers never compressed, e.g. 0,1")->delimiter(',');
   sub->add_option("--json", args->json_out, "write the result(s) as JSON to this file");
   sub->callback([args]() {
+    // "--json -": the JSON alone on stdout, this report on stderr.
+    ReportToStderr report_redirect(is_stdout_path(args->json_out));
     if (!args->seed_str.empty()) {
       try {
         size_t used = 0;
@@ -155,6 +165,7 @@ void register_eval(CLI::App& app) {
         throw Error("--seed must be a non-negative integer, got '" + args->seed_str + "'");
       }
     }
+    if (!args->json_out.empty()) resolve_output(args->json_out);  // a directory fails now
     const PositionMode pm = parse_position_mode(args->positions);
     // Validate the method and its options before loading anything.
     const std::vector<std::string> all = {"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2"};
@@ -175,13 +186,24 @@ void register_eval(CLI::App& app) {
     std::printf("text       %s (%lld tokens, newlines=%s)\n", args->text.text.c_str(),
                 (long long)total, args->text.newlines.c_str());
     std::printf("device     %s\n", describe_device(args->rt).c_str());
+    const int64_t trained = model.config().max_position_embeddings;
+    const bool beyond = static_cast<int64_t>(ids.size()) > trained;
+    if (beyond)
+      std::fprintf(stderr,
+                   "headscope: warning: %lld tokens exceed the model's trained context "
+                   "(max_position_embeddings = %lld): positions past it were never trained, so "
+                   "the numbers measure extrapolation\n",
+                   (long long)ids.size(), (long long)trained);
     // dense with non-true positions is the same computation, but say what was asked for
     const bool decode = args->decode || pm != PositionMode::True;
 
     nlohmann::json j = {{"model", args->rt.model},
                         {"text", args->text.text},
                         {"newlines", args->text.newlines},
-                        {"device", describe_device(args->rt)}};
+                        {"device", describe_device(args->rt)},
+                        {"max_position_embeddings", trained},
+                        {"beyond_trained_context", beyond}};
+    std::vector<std::string> diverged;
     if (args->compare_all) {
       std::printf("positions  %s (%s)\ntokens     %lld (%lld predictions), token-by-token decode\n",
                   to_string(pm), positions_help(pm), (long long)ids.size(), (long long)ids.size() - 1);
@@ -189,6 +211,7 @@ void register_eval(CLI::App& app) {
       for (const auto& m : all) {
         rs.push_back(run_one(model, ids, m, args->copt, pm, /*decode=*/true));
         std::fprintf(stderr, "%s: ppl %.3f\n", method_label(rs.back()).c_str(), rs.back().ppl);
+        if (rs.back().diverged()) diverged.push_back(method_label(rs.back()));
       }
       print_table(rs);
       j["positions"] = to_string(pm);
@@ -197,10 +220,20 @@ void register_eval(CLI::App& app) {
     } else {
       EvalResult r = run_one(model, ids, args->method, args->copt, pm, decode);
       print_one(r);
+      if (r.diverged()) diverged.push_back(method_label(r));
       const nlohmann::json rj = r.to_json();
       for (auto& [k, v] : rj.items()) j[k] = v;
     }
+    j["status"] = diverged.empty() ? "ok" : "diverged";
+    report_redirect.restore();
     if (!args->json_out.empty()) write_file_atomic(args->json_out, j.dump(1) + "\n");
+    if (!diverged.empty()) {
+      std::string which;
+      for (const auto& d : diverged) which += (which.empty() ? "" : ", ") + d;
+      throw Error("result diverged (NaN/Inf in the logits) for " + which +
+                  (args->json_out.empty() ? std::string()
+                                          : "; " + args->json_out + " records \"status\": \"diverged\""));
+    }
   });
 }
 

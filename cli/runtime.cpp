@@ -19,7 +19,9 @@ void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required) 
       ->capture_default_str();
   app->add_option("--dtype", o.dtype, "f32, bf16 or f16 (bf16/f16 on cuda only)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}))->capture_default_str();
-  app->add_option("--threads", o.threads, "intra-op CPU threads (0 = all cores)")
+  app->add_option("--threads", o.threads,
+                  "intra-op CPU threads, at most the CPUs in the process's affinity mask (0 = "
+                  "$OMP_NUM_THREADS if set, else all CPUs of the mask)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
@@ -33,7 +35,7 @@ void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens)
 }
 
 Model load_model(const RuntimeOptions& o) {
-  configure_cpu_runtime(o.threads);
+  configure_cpu_runtime(checked_thread_count(o.threads));
   at::ScalarType dt = o.dtype == "bf16" ? at::kBFloat16 : o.dtype == "f16" ? at::kHalf : at::kFloat;
   at::Device dev = at::kCPU;
   if (o.device == "cuda") {

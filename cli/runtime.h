@@ -15,7 +15,7 @@ struct RuntimeOptions {
   std::string model;
   std::string device = "cpu";
   std::string dtype = "f32";
-  int threads = 0;  // 0 = all cores
+  int threads = 0;  // 0 = $OMP_NUM_THREADS, else the CPUs of the affinity mask; more is an error
 };
 
 struct TextOptions {

@@ -16,9 +16,23 @@
 
 namespace headscope {
 
-// Sets the intra-op thread count (threads <= 0: all hardware threads) and, on glibc and unless
+// CPUs this process may run on: the size of its affinity mask (sched_getaffinity), so
+// `taskset -c 0` or a container's cpuset counts, not the machine's cores.
+int available_cpus();
+
+// The thread count to use when none is asked for: $OMP_NUM_THREADS when set (its first entry),
+// else available_cpus(). Throws Error when OMP_NUM_THREADS is not a positive integer.
+int default_thread_count();
+
+// The thread count for a requested `--threads` value: 0 = default_thread_count(); a value above
+// available_cpus() (or a default above it) is an Error: over-subscribing the CPUs only slows
+// the run down (10000 threads took minutes for 64 tokens) or exhausts memory.
+int checked_thread_count(int requested);
+
+// Sets the intra-op thread count (threads <= 0: default_thread_count()) and, on glibc and unless
 // HEADSCOPE_SYSTEM_MALLOC=1, the malloc policy described above. Returns the thread count in use.
-// Idempotent.
+// Idempotent. Does not check `threads` against the CPUs: callers that take it from a user pass
+// it through checked_thread_count first.
 int configure_cpu_runtime(int threads);
 
 }  // namespace headscope

@@ -33,12 +33,17 @@ struct EvalResult {
     accuracy = n > 0 ? double(correct) / n : 0;
   }
 
+  // A non-finite mean NLL (NaN/Inf logits at run time): the numbers mean nothing. Reported as
+  // "status": "diverged" (and "ok" otherwise); the CLI then exits non-zero.
+  bool diverged() const { return !std::isfinite(mean_nll); }
+
   nlohmann::json to_json(bool with_nll = false) const {
     nlohmann::json j = {{"method", method},      {"positions", positions},
                         {"tokens", tokens},      {"predictions", tokens > 0 ? tokens - 1 : 0},
                         {"mean_nll", mean_nll},  {"perplexity", ppl},
                         {"accuracy", accuracy},  {"wall_s", wall_s},
                         {"tokens_per_s", tokens_per_s}};
+    j["status"] = diverged() ? "diverged" : "ok";
     for (auto& [k, v] : extra.items()) j[k] = v;
     if (with_nll) j["nll"] = nll;
     return j;

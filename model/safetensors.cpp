@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -79,23 +81,39 @@ static StDtype parse_dtype(const std::string& s, const std::string& what) {
   return it->second;
 }
 
-void SafeTensors::add_file(const std::string& file) {
-  auto mf = std::make_shared<MappedFile>(file);
-  const size_t size = mf->size();
+std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file) {
   require(size >= 8, file + ": truncated safetensors file (no header length)");
   uint64_t hlen = 0;
-  std::memcpy(&hlen, mf->data(), 8);
+  std::memcpy(&hlen, data, 8);
   require(hlen <= size - 8, file + ": header length " + std::to_string(hlen) +
                                 " exceeds file size " + std::to_string(size));
+  // nlohmann::json keeps the last of duplicate keys silently: a callback sees every key first.
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  auto cb = [&](int, json::parse_event_t ev, json& parsed) {
+    if (ev == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (ev == json::parse_event_t::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (ev == json::parse_event_t::key && !open_objects.empty() && duplicate.empty()) {
+      const std::string k = parsed.is_string() ? parsed.get<std::string>() : parsed.dump();
+      if (!open_objects.back().insert(k).second) duplicate = k;
+    }
+    return true;
+  };
   json header;
   try {
-    header = json::parse(mf->data() + 8, mf->data() + 8 + hlen);
+    header = json::parse(data + 8, data + 8 + hlen, cb);
   } catch (const json::parse_error&) {
     throw Error(file + ": corrupt safetensors header (not valid JSON)");
   }
+  require(duplicate.empty(), file + ": corrupt safetensors header (key '" + duplicate + "' appears twice)");
   require(header.is_object(), file + ": corrupt safetensors header (not an object)");
-  const uint8_t* base = mf->data() + 8 + hlen;
+  const uint8_t* base = data + 8 + hlen;
   const size_t data_size = size - 8 - hlen;
+  std::vector<StTensorView> out;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) of non-empty tensors
+  std::vector<std::string> range_names;
   for (auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
     const std::string what = file + ": tensor '" + name + "'";
@@ -114,17 +132,46 @@ void SafeTensors::add_file(const std::string& file) {
       size_t numel = 1;
       for (int64_t d : v.shape) {
         require(d >= 0, what + " has a negative dimension");
-        numel *= static_cast<size_t>(d);
+        const auto ud = static_cast<size_t>(d);
+        require(ud == 0 || numel <= SIZE_MAX / ud, what + " has a shape whose size overflows");
+        numel *= ud;
       }
+      const size_t esz = st_dtype_size(v.dtype);
+      require(numel <= SIZE_MAX / esz, what + " has a shape whose size overflows");
       v.nbytes = off[1] - off[0];
-      require(v.nbytes == numel * st_dtype_size(v.dtype),
+      require(v.nbytes == numel * esz,
               what + " byte size " + std::to_string(v.nbytes) + " does not match its shape and dtype");
       v.data = base + off[0];
+      if (v.nbytes > 0) {
+        ranges.emplace_back(off[0], off[1]);
+        range_names.push_back(name);
+      }
     } catch (const nlohmann::json::exception&) {
       throw Error(what + " has a malformed header entry");
     }
-    require(!tensors_.count(name), what + " appears twice");
-    tensors_.emplace(name, std::move(v));
+    out.push_back(std::move(v));
+  }
+  // No two tensors may share bytes (a writer bug or a crafted file: one write would alias another).
+  std::vector<size_t> order(ranges.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranges[a] < ranges[b]; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    const auto& prev = ranges[order[i - 1]];
+    const auto& cur = ranges[order[i]];
+    require(cur.first >= prev.second,
+            file + ": tensors '" + range_names[order[i - 1]] + "' and '" + range_names[order[i]] +
+                "' overlap in the file (bytes " + std::to_string(cur.first) + ".." +
+                std::to_string(std::min(prev.second, cur.second)) + ")");
+  }
+  return out;
+}
+
+void SafeTensors::add_file(const std::string& file) {
+  auto mf = std::make_shared<MappedFile>(file);
+  for (auto& v : parse_safetensors(mf->data(), mf->size(), file)) {
+    require(!tensors_.count(v.name), file + ": tensor '" + v.name + "' appears twice");
+    std::string name = v.name;
+    tensors_.emplace(std::move(name), std::move(v));
   }
   files_.push_back(std::move(mf));
 }

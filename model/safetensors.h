@@ -23,6 +23,13 @@ struct StTensorView {
 
 class MappedFile;
 
+// Parses and validates the safetensors bytes [data, data + size) (`file` names it in errors):
+// header length within the file, JSON object without duplicate keys at any level, known dtypes,
+// non-negative dimensions whose product does not overflow, byte sizes matching shape x dtype,
+// ranges inside the data section and no two tensors sharing bytes. Returns the tensors (views
+// into `data`, sorted by name). Throws Error (one line) otherwise.
+std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file);
+
 class SafeTensors {
  public:
   // Opens `path`: a .safetensors file, or a model directory (model.safetensors or the index).

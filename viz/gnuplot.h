@@ -16,16 +16,26 @@ ImageFormat format_for_path(const std::string& path);
 // Error (naming the Debian package) when it cannot be found.
 std::string find_gnuplot();
 
-// Writes `script` (everything after the terminal/output settings) to a temporary file, runs
-// gnuplot on it with a pngcairo or svg terminal of width x height pixels, and moves the image
-// atomically to `out_path`. Throws Error with gnuplot's first error line if gnuplot fails or
-// produces no output.
+// Writes `script` (everything after the terminal/output settings) into a private temporary
+// directory, runs gnuplot on it there (with a pngcairo or svg terminal of width x height pixels,
+// drawing into that directory: the output path never reaches gnuplot), checks that the image is
+// complete, and only then publishes it to `out_path` through common/atomic_file.h. The directory
+// is removed on return, on an exception and on SIGINT/SIGTERM. gnuplot is killed after
+// $HEADSCOPE_GNUPLOT_TIMEOUT seconds (default 120). Throws Error (one line) if gnuplot fails,
+// hangs, or produces no or an incomplete image; `out_path` is then untouched.
 void render_gnuplot(const std::string& script, const std::string& out_path, int width,
                     int height);
 
-// A gnuplot double-quoted string literal for `s` (backslashes and quotes escaped, newlines as \n).
+// True when `bytes` is a whole image: a PNG signature and a final IEND chunk, or an SVG that
+// ends with its closing </svg> tag.
+bool image_is_complete(const std::string& bytes, ImageFormat fmt);
+
+// A gnuplot string expression for `s` that gnuplot cannot expand: a single-quoted literal ('' for
+// a quote); newlines become ('line1'."\n".'line2'). Every user-controlled text (group ids, head
+// types, file names) reaches a script only through this or gp_data_string.
 std::string gp_quote(const std::string& s);
-// A token for a data-block column: a double-quoted string without quotes or newlines inside.
+// A token for a data-block column: a double-quoted string without quotes or newlines inside
+// (gnuplot 5.4 expands nothing inside data blocks; a test checks it).
 std::string gp_data_string(const std::string& s);
 // A number for a script or data block ("NaN" when not finite).
 std::string gp_num(double v);
