@@ -16,8 +16,10 @@ Bpe::Bpe(Bpe&& o) noexcept { *this = std::move(o); }
 Bpe& Bpe::operator=(Bpe&& o) noexcept {
   vocab_ = std::move(o.vocab_);
   id_to_token_ = std::move(o.id_to_token_);
-  merges_ = std::move(o.merges_);
+  merge_slots_ = std::move(o.merge_slots_);
+  merge_mask_ = o.merge_mask_;
   char_id_ = std::move(o.char_id_);
+  char_id_bmp_ = std::move(o.char_id_bmp_);
   pairs_ = std::move(o.pairs_);
   merge_left_ = std::move(o.merge_left_);
   merge_right_ = std::move(o.merge_right_);
@@ -86,6 +88,9 @@ Bpe Bpe::from_json(const json& model) {
       prev = c;
     }
   }
+  m.char_id_bmp_.assign(0x10000, -1);
+  for (const auto& [c, id] : m.char_id_)
+    if (c < 0x10000) m.char_id_bmp_[c] = id;
   std::fill(m.byte_id_, m.byte_id_ + 256, -1);
   if (m.byte_fallback_) {
     for (int b = 0; b < 256; ++b) {
@@ -109,7 +114,10 @@ Bpe Bpe::from_json(const json& model) {
   // its last rank, as tokenizers' HashMap collect does.
   const json& merges = model["merges"];
   if (!merges.is_array()) throw Error("tokenizer.json: model.merges is not an array");
-  m.merges_.reserve(merges.size() * 2);
+  size_t cap = 16;
+  while (cap < 2 * merges.size()) cap <<= 1;
+  m.merge_slots_.assign(cap, Slot{~uint64_t(0), {0, 0}});
+  m.merge_mask_ = cap - 1;
   int32_t rank = 0;  // messages count merges from 1
   std::string ab;
   for (const json& mj : merges) {
@@ -151,12 +159,39 @@ Bpe Bpe::from_json(const json& model) {
     if (iab == m.vocab_.end())
       throw Error("tokenizer.json: merge " + std::to_string(rank + 1) + " (" + a + " " + b + ") makes '" + ab +
                   "', which is not in the vocab");
-    m.merges_[key(uint32_t(ia->second), uint32_t(ib->second))] = Merge{rank, iab->second};
+    m.put_merge(ia->second, ib->second, Merge{rank, iab->second});
     m.merge_left_.insert(ia->second);
     m.merge_right_.insert(ib->second);
     ++rank;
   }
   return m;
+}
+
+namespace {
+size_t hash64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  return static_cast<size_t>(k);
+}
+}  // namespace
+
+void Bpe::put_merge(int32_t a, int32_t b, Merge mg) {  // a repeated pair takes the later rank
+  uint64_t k = key(uint32_t(a), uint32_t(b));
+  for (size_t i = hash64(k) & merge_mask_;; i = (i + 1) & merge_mask_) {
+    if (merge_slots_[i].key == k || merge_slots_[i].key == ~uint64_t(0)) {
+      merge_slots_[i] = Slot{k, mg};
+      return;
+    }
+  }
+}
+
+const Bpe::Merge* Bpe::find_merge(int32_t a, int32_t b) const {
+  uint64_t k = key(uint32_t(a), uint32_t(b));
+  for (size_t i = hash64(k) & merge_mask_;; i = (i + 1) & merge_mask_) {
+    if (merge_slots_[i].key == k) return &merge_slots_[i].m;
+    if (merge_slots_[i].key == ~uint64_t(0)) return nullptr;
+  }
 }
 
 int64_t Bpe::find(const std::string& token) const {
@@ -197,8 +232,12 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
     const int32_t byte_len = static_cast<int32_t>(i - b);
     int32_t id = -1;
     if ((first || prefix_.empty()) && (!last || suffix_.empty())) {
-      auto it = char_id_.find(c);
-      if (it != char_id_.end()) id = it->second;
+      if (c < 0x10000) {
+        id = char_id_bmp_[c];
+      } else {
+        auto it = char_id_.find(c);
+        if (it != char_id_.end()) id = it->second;
+      }
       if (id < 0) s.assign(w.substr(b, i - b));
     } else {
       s.clear();
@@ -234,10 +273,7 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  auto lookup = [&](int32_t a, int32_t b) -> const Merge* {
-    auto it = merges_.find(key(uint32_t(a), uint32_t(b)));
-    return it == merges_.end() ? nullptr : &it->second;
-  };
+  auto lookup = [&](int32_t a, int32_t b) { return find_merge(a, b); };
   std::vector<Cand> heap;
   heap.reserve(sym.size());
   for (size_t k = 0; k + 1 < sym.size(); ++k)

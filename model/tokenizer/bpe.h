@@ -40,8 +40,15 @@ class Bpe {
   struct Merge { int32_t rank, new_id; };
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  // (left id, right id) -> merge: open addressing over a power-of-two table (the merge loop
+  // looks pairs up constantly)
+  struct Slot { uint64_t key; Merge m; };
+  std::vector<Slot> merge_slots_;
+  size_t merge_mask_ = 0;
+  const Merge* find_merge(int32_t a, int32_t b) const;
+  void put_merge(int32_t a, int32_t b, Merge m);
   std::unordered_map<uint32_t, int32_t> char_id_;  // single-character tokens
+  std::vector<int32_t> char_id_bmp_;               // the same for U+0000-U+FFFF, -1 when absent
   std::unordered_set<uint64_t> pairs_;             // adjacent characters inside some token
   std::unordered_set<int32_t> merge_left_, merge_right_;  // ids on each side of some merge
   int32_t byte_id_[256];

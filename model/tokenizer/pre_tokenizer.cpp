@@ -158,11 +158,20 @@ struct ByteLevel : PreTokenizer::Step {
       re->find_all(t.text, m);
       emit(t, segments(t.text, m), out);
     }
-    const auto& chars = byte_level_chars();
+    const auto& map = byte_to_codepoint();
     for (PreToken& t : out) {
-      std::string mapped;
-      mapped.reserve(t.text.size() * 2);
-      for (unsigned char c : t.text) mapped += chars[c];
+      std::string mapped(t.text.size() * 2, '\0');
+      size_t n = 0;
+      for (unsigned char c : t.text) {
+        uint32_t cp = map[c];  // < 0x144: one or two bytes
+        if (cp < 0x80) {
+          mapped[n++] = static_cast<char>(cp);
+        } else {
+          mapped[n++] = static_cast<char>(0xC0 | (cp >> 6));
+          mapped[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+        }
+      }
+      mapped.resize(n);
       t.text.swap(mapped);
     }
     toks.swap(out);
