@@ -4,6 +4,7 @@
 #include <ATen/Context.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "common/blas_info.h"
 #include "common/cpu_runtime.h"
@@ -32,6 +33,7 @@ void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens)
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app->add_option("--newlines", o.newlines, "keep: text as is; lf: CRLF/CR -> LF")
       ->check(CLI::IsMember({"keep", "lf"}))->capture_default_str();
+  app->add_flag("--no-special", o.no_special, "do not add the tokenizer's special tokens (BOS/EOS)");
 }
 
 Model load_model(const RuntimeOptions& o) {
@@ -49,16 +51,97 @@ Model load_model(const RuntimeOptions& o) {
   return Model::load(o.model, dev, dt);
 }
 
+namespace {
+// Reads a text file in blocks for Tokenizer::encode_prefix, applying the newline convention
+// (a CR at a block's end waits for the next block, which may start with its LF).
+class BlockReader {
+ public:
+  BlockReader(const std::string& path, Newlines nl) : path_(path), nl_(nl), in_(path, std::ios::binary) {
+    require(in_.good(), "cannot read " + path);
+  }
+  bool next(std::string& out) {
+    std::string block(1 << 20, '\0');
+    in_.read(&block[0], static_cast<std::streamsize>(block.size()));
+    block.resize(static_cast<size_t>(in_.gcount()));
+    require(!in_.bad(), "cannot read " + path_);
+    const bool eof = block.empty();
+    total_ += block.size();
+    if (nl_ == Newlines::Keep) { out += block; return !eof; }
+    std::string s = carry_ + block;
+    carry_.clear();
+    if (!eof && !s.empty() && s.back() == '\r') { carry_ = "\r"; s.pop_back(); }
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\r') {
+        out.push_back('\n');
+        if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      } else {
+        out.push_back(s[i]);
+      }
+    }
+    return !eof;
+  }
+  size_t total() const { return total_; }
+
+ private:
+  std::string path_;
+  Newlines nl_;
+  std::ifstream in_;
+  std::string carry_;
+  size_t total_ = 0;
+};
+}  // namespace
+
+TokenLoad load_tokens_with(const Tokenizer& tok, const TextOptions& o, int64_t min_tokens) {
+  TokenLoad r;
+  const bool special = !o.no_special;
+  if (o.max_tokens > 0) {
+    BlockReader reader(o.text, parse_newlines(o.newlines));
+    Tokenizer::PrefixStats st;
+    r.ids = tok.encode_prefix([&](std::string& s) { return reader.next(s); }, o.max_tokens, special, &st);
+    require(reader.total() > 0, "text " + o.text + " is empty");
+    r.whole_text = st.exhausted;
+    r.bytes_encoded = st.bytes_encoded;
+  } else {
+    r.text = load_text(o.text, parse_newlines(o.newlines));
+    r.ids = tok.encode(r.text, special);
+    r.bytes_encoded = static_cast<int64_t>(r.text.size());
+  }
+  if (r.whole_text && r.text.empty() && o.max_tokens > 0) {
+    // the whole (short) text was read: keep it for callers that report on it
+    r.text = load_text(o.text, parse_newlines(o.newlines));
+  }
+  for (char c : r.text) r.chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (special) {
+    r.special_prefix = tok.special_prefix();
+    if (r.whole_text) r.special_suffix = tok.special_suffix();
+  }
+  r.bos_added = !r.special_prefix.empty();
+  if (o.no_special)
+    r.special_description = "none added (--no-special; the tokenizer would add " + tok.describe_bos() + ")";
+  else if (r.special_prefix.empty() && tok.special_suffix().empty())
+    r.special_description = "none added (the tokenizer adds no BOS/EOS)";
+  else {
+    r.special_description = tok.describe_bos() + (r.bos_added ? " added" : "");
+    if (!tok.special_suffix().empty())
+      r.special_description += std::string(", EOS ") + (r.special_suffix.empty() ? "not reached" : "added");
+  }
+  require(static_cast<int64_t>(r.ids.size()) >= min_tokens,
+          "text " + o.text + " has " + std::to_string(r.ids.size()) + " token(s); at least " +
+              std::to_string(min_tokens) + " are needed");
+  return r;
+}
+
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,
                                  int64_t* total_tokens) {
-  std::string text = load_text(o.text, parse_newlines(o.newlines));
   Tokenizer tok = Tokenizer::load(model_dir);
-  std::vector<int64_t> ids = tok.encode(text);
-  if (total_tokens) *total_tokens = static_cast<int64_t>(ids.size());
-  if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(o.max_tokens);
-  require(ids.size() >= 2, "text " + o.text + " has " + std::to_string(ids.size()) +
-                               " token(s); at least 2 are needed");
-  return ids;
+  TokenLoad r = load_tokens_with(tok, o, 2);
+  std::printf("special    %s\n", r.special_description.c_str());
+  if (!r.whole_text)
+    std::printf("           (--max-tokens %lld: the text was read only as far as needed, %lld bytes)\n",
+                (long long)o.max_tokens, (long long)r.bytes_encoded);
+  if (total_tokens) *total_tokens = static_cast<int64_t>(r.ids.size());
+  if (o.max_tokens > 0 && static_cast<int64_t>(r.ids.size()) > o.max_tokens) r.ids.resize(o.max_tokens);
+  return std::move(r.ids);
 }
 
 std::string describe_device(const RuntimeOptions& o) {

@@ -22,6 +22,21 @@ struct TextOptions {
   std::string text;
   int64_t max_tokens = 0;  // 0 = whole text
   std::string newlines = "lf";
+  bool no_special = false;  // --no-special: no BOS/EOS from the tokenizer's post-processor
+};
+
+class Tokenizer;
+
+// A tokenised text and what was done to it.
+struct TokenLoad {
+  std::vector<int64_t> ids;
+  bool bos_added = false;
+  std::vector<int64_t> special_prefix, special_suffix;  // special ids actually added
+  std::string special_description;  // e.g. "BOS <s> (id 1) from TemplateProcessing added"
+  bool whole_text = true;           // false: --max-tokens stopped reading early
+  int64_t bytes_encoded = 0;
+  int64_t chars = 0;                // code points (whole_text only)
+  std::string text;                 // the loaded text (whole_text only)
 };
 
 void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required = true);
@@ -29,8 +44,14 @@ void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens)
 
 // Sets the intra-op thread count and loads the model; prints nothing.
 Model load_model(const RuntimeOptions& o);
-// Loads, validates and tokenizes the text with the model directory's tokenizer.json, then
-// truncates to max_tokens. Throws Error on empty text or fewer than 2 tokens.
+// Tokenizes the text file with `tok`, adding its special tokens unless --no-special. With
+// --max-tokens N the file is read in pieces and only as far as N tokens need (the ids equal the
+// whole text's ids truncated to N); otherwise it is read whole. Throws Error on an empty text or
+// fewer than min_tokens tokens.
+TokenLoad load_tokens_with(const Tokenizer& tok, const TextOptions& o, int64_t min_tokens);
+// Same with the model directory's tokenizer.json; prints one line saying which special tokens
+// (BOS) were added. total_tokens receives the number of tokens encoded (the whole text's count
+// unless --max-tokens stopped early, when it equals the ids' count). At least 2 tokens needed.
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,
                                  int64_t* total_tokens = nullptr);
 std::string describe_device(const RuntimeOptions& o);

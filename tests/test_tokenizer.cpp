@@ -218,13 +218,13 @@ TEST_SUITE("tokenizer") {
     j = tiny(v, {"a b"});
     j["model"].erase("vocab");
     CHECK(msg(j.dump()) == "tokenizer.json: missing model.vocab");
-    CHECK(msg(tiny(v, {"a c"}).dump()).find("merge 1 uses a token missing") != std::string::npos);
+    CHECK(msg(tiny(v, {"a c"}).dump()).find("merge 1 (a c) names 'c', which is not in the vocab") != std::string::npos);
     CHECK(msg(tiny(v, {"ab"}).dump()).find("merge 1 is not of the form") != std::string::npos);
     CHECK(msg(tiny(v, {42}).dump()).find("merge 1 is neither") != std::string::npos);
     CHECK(msg(tiny({{"a", "zero"}}, nlohmann::json::array()).dump()).find("not an integer id") != std::string::npos);
     j = tiny(v, {"a b"});
-    j["pre_tokenizer"] = {{"type", "Metaspace"}};
-    CHECK(msg(j.dump()).find("unsupported pre_tokenizer 'Metaspace'") != std::string::npos);
+    j["pre_tokenizer"] = {{"type", "Whitespace"}};
+    CHECK(msg(j.dump()).find("unsupported pre_tokenizer 'Whitespace'") != std::string::npos);
     j = tiny(v, {"a b"});
     j["model"]["type"] = "WordPiece";
     CHECK(msg(j.dump()).find("unsupported model type") != std::string::npos);
@@ -237,5 +237,69 @@ TEST_SUITE("tokenizer") {
     // every message is one line
     for (const std::string& m : {msg("{\"model\": {"), msg("{\"a\":\n\n]")})
       CHECK(m.find('\n') == std::string::npos);
+  }
+  TEST_CASE("Llama-family components: one-line load errors naming the problem") {
+    TempDir d;
+    auto msg = [&](const nlohmann::json& j) {
+      std::string p = d.write("bad.json", j.dump());
+      return error_of([&] { Tokenizer::load(p); });
+    };
+    nlohmann::json v = {{"a", 0}, {"b", 1}, {"ab", 2}};
+    // malformed regex: PCRE2's message and the offset in the pattern as written
+    nlohmann::json j = tiny(v, {"a b"});
+    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "\\s+(ab"}}}, {"behavior", "Isolated"},
+                          {"invert", false}};
+    std::string m = msg(j);
+    CHECK(m.find("invalid regex") != std::string::npos);
+    CHECK(m.find("at offset 6") != std::string::npos);
+    CHECK(m.find("missing closing parenthesis") != std::string::npos);
+    CHECK(m.find('\n') == std::string::npos);
+    // byte_fallback without the <0xNN> tokens
+    j = tiny(v, {"a b"});
+    j["model"]["byte_fallback"] = true;
+    CHECK(msg(j).find("byte_fallback is set but the vocab has no <0x00> token") != std::string::npos);
+    // a merge making a token that is not in the vocab
+    CHECK(msg(tiny({{"a", 0}, {"b", 1}}, {"a b"})).find("makes 'ab', which is not in the vocab") != std::string::npos);
+    // a template naming a special token its special_tokens do not define, or an unknown id
+    j = tiny(v, {"a b"});
+    j["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                                       {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                           {"special_tokens", nlohmann::json::object()}};
+    CHECK(msg(j).find("names special token '<s>', which its special_tokens do not define") != std::string::npos);
+    j["post_processor"]["special_tokens"] = {{"<s>", {{"id", "<s>"}, {"ids", {99}}, {"tokens", {"<s>"}}}}};
+    CHECK(msg(j).find("has id 99, which is not in the vocabulary") != std::string::npos);
+    // unimplemented components are named
+    j = tiny(v, {"a b"});
+    j["normalizer"] = {{"type", "Lowercase"}};
+    CHECK(msg(j).find("unsupported normalizer 'Lowercase'") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["decoder"] = {{"type", "CTC"}};
+    CHECK(msg(j).find("unsupported decoder 'CTC'") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["post_processor"] = {{"type", "BertProcessing"}};
+    CHECK(msg(j).find("unsupported post_processor 'BertProcessing'") != std::string::npos);
+    j = tiny(v, {"a b"});
+    j["model"]["dropout"] = 0.1;
+    CHECK(msg(j).find("dropout") != std::string::npos);
+  }
+
+  TEST_CASE("BOS from tokenizer_config.json when tokenizer.json has no template") {
+    TempDir d;
+    nlohmann::json j = tiny({{"a", 0}, {"b", 1}, {"ab", 2}}, {"a b"},
+                            {{{"id", 3}, {"content", "<s>"}, {"special", true}, {"normalized", false}}});
+    d.write("tokenizer.json", j.dump());
+    CHECK(Tokenizer::load(d.p.string()).encode("ab") == Ids{2});  // no config: no BOS
+    d.write("tokenizer_config.json", R"({"add_bos_token": true, "add_eos_token": true, "bos_token": "<s>",
+                                         "eos_token": {"content": "<s>"}})");
+    Tokenizer t = Tokenizer::load(d.p.string());
+    CHECK(t.encode("ab") == Ids{3, 2, 3});
+    CHECK(t.encode("ab", false) == Ids{2});
+    CHECK(t.describe_bos().find("tokenizer_config.json") != std::string::npos);
+    CHECK(t.decode({3, 2, 3}) == "<s>ab<s>");
+    CHECK(t.decode({3, 2, 3}, true) == "ab");
+    d.write("tokenizer_config.json", R"({"add_bos_token": true, "bos_token": "<nope>"})");
+    CHECK(error_of([&] { Tokenizer::load(d.p.string()); }).find("bos_token '<nope>' is not in the vocabulary") !=
+          std::string::npos);
   }
 }
