@@ -11,6 +11,7 @@ PKGS=(
   libeigen3-dev libhdf5-dev libcli11-dev doctest-dev nlohmann-json3-dev
   libtomlplusplus-dev libutf8proc-dev libpcre2-dev libssl-dev
   gnuplot-nox
+  slurm-wlm munge
 )
 missing=()
 for p in "${PKGS[@]}"; do
