@@ -1,5 +1,6 @@
 #include "cli/ablate_documents.h"
 
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 

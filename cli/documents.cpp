@@ -1,5 +1,6 @@
 #include "cli/documents.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "common/error.h"

@@ -60,9 +60,10 @@ void write_h5(const std::string& tmp, const NllExport& e, int64_t n) {
   for (auto* d : e.docs) names.push_back(d->name.c_str());
   hsize_t nd[1] = {static_cast<hsize_t>(names.size())};
   f.createDataSet("documents", st, H5::DataSpace(1, nd)).write(names.data(), st);
-  for (auto [k, v] : {std::pair<const char*, const std::string*>{"method", &e.method}, {"model", &e.model}}) {
-    H5::Attribute a = f.createAttribute(k, st, H5::DataSpace(H5S_SCALAR));
-    const char* c = v->c_str();
+  const std::pair<const char*, const std::string*> attrs[] = {{"method", &e.method}, {"model", &e.model}};
+  for (const auto& kv : attrs) {
+    H5::Attribute a = f.createAttribute(kv.first, st, H5::DataSpace(H5S_SCALAR));
+    const char* c = kv.second->c_str();
     a.write(st, &c);
   }
 }

@@ -41,7 +41,7 @@ T get_or(const toml::table* t, const char* key, T def, const std::string& where)
 }
 
 void check_keys(const toml::table& t, const std::set<std::string>& allowed, const std::string& where) {
-  for (const auto& [k, v] : t) {
+  for (auto&& [k, v] : t) {
     (void)v;
     require(allowed.count(std::string(k.str())) > 0, where + ": unknown key '" + std::string(k.str()) + "'");
   }

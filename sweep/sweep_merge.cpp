@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "dataset/document_stats.h"
 #include "headaware/ablation_runner.h"

@@ -1,5 +1,6 @@
 #include "sweep/sweep_run.h"
 
+#include <cmath>
 #include <unistd.h>
 
 #include <chrono>

@@ -302,3 +302,40 @@ TEST_SUITE("datasets") {
     expect_one_line_error(base + "--text " + tiny + " --context 8 --stride 9", "--stride must be in [1, --context]");
   }
 }
+
+TEST_SUITE("datasets") {
+  TEST_CASE("analyze over documents: chunk-weighted pooling of single-document runs, per-document stability") {
+    const std::string src = headscope::read_file(test::repo("data/pg19-10146.txt"));
+    const std::string dir = tmp("an_docs");
+    test::remove_tree(dir);
+    fs::create_directories(dir);
+    test::write_file(dir + "/a.txt", src.substr(0, 2500));
+    test::write_file(dir + "/b.txt", src.substr(40000, 1800));
+    const std::string base = "analyze --model " + test::bundled_model() + " --threads 2 --max-tokens 256 --chunk-size 128 ";
+    std::vector<nlohmann::json> single;
+    for (const char* d : {"a", "b"}) {
+      const std::string out = tmp(std::string("an_") + d);
+      test::Run r = test::run(base + "--text " + dir + "/" + d + ".txt --out " + out);
+      INFO(r.out);
+      REQUIRE(r.code == 0);
+      single.push_back(nlohmann::json::parse(headscope::read_file(out + "/head_statistics.json")));
+    }
+    const std::string out = tmp("an_pooled");
+    test::Run r = test::run(base + "--dataset " + dir + " --out " + out);
+    INFO(r.out);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("per-document stability (documents agreeing with the pooled type, of 2") != std::string::npos);
+    auto pooled = nlohmann::json::parse(headscope::read_file(out + "/head_statistics.json"));
+    auto stab = nlohmann::json::parse(headscope::read_file(out + "/document_stability.json"));
+    REQUIRE(stab["heads"].size() == pooled["head_statistics"].size());
+    // both documents have 2 chunks of 128 tokens: the pooled mean is the mean of the two
+    for (size_t h = 0; h < pooled["head_statistics"].size(); ++h) {
+      const double e = pooled["head_statistics"][h]["mean_entropy"].get<double>();
+      const double ref = (single[0]["head_statistics"][h]["mean_entropy"].get<double>() +
+                          single[1]["head_statistics"][h]["mean_entropy"].get<double>()) / 2;
+      CHECK(e == doctest::Approx(ref).epsilon(1e-5));
+      const double s = stab["heads"][h]["document_stability"].get<double>();
+      CHECK((s == 0.0 || s == 0.5 || s == 1.0));
+    }
+  }
+}
