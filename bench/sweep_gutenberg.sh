@@ -1,6 +1,6 @@
 #!/bin/bash
 # Issue 16, item 5: the 29 ablation configurations (+ dense) x the three Gutenberg books on the
-# 70m model, as one process (all cores) and as two shards (two processes, one thread each, run
+# 70m model, as one process (one thread) and as two shards (two processes, one thread each, run
 # at the same time); wall times; the union of the shards must equal the single run
 # (results_sha256 of `sweep merge`). Writes results/sweep-gutenberg/.
 # Usage: bench/sweep_gutenberg.sh [MAX_TOKENS]   (from the repository root, after the build)
@@ -16,7 +16,10 @@ trap 'rm -rf "$W"' EXIT
 mkdir -p "$OUT"
 # head types of the 70m model (needed by the head-aware configurations), from 2048 tokens of
 # the bundled PG-19 text (not one of the evaluated books)
-"$BIN" analyze --model "$MODEL" --text data/pg19-10146.txt --out "$W/cls" >/dev/null
+# (CLS=DIR reuses such a directory from an earlier run)
+if [ -n "${CLS:-}" ]; then mkdir -p "$W/cls"; cp "$CLS/head_classifications.json" "$W/cls/"; else
+  "$BIN" analyze --model "$MODEL" --text data/pg19-10146.txt --out "$W/cls" >/dev/null
+fi
 cat > "$W/spec.toml" <<TOML
 [[model]]
 path = "$MODEL"
@@ -25,7 +28,7 @@ classifications = "$W/cls/head_classifications.json"
 path = "$SHARED/data/gutenberg"
 [evaluation]
 max_tokens = $MAXTOK
-threads = 0
+threads = 1
 [ablation]
 config = "configs/ablation.toml"
 [statistics]
@@ -34,6 +37,7 @@ seed = 0
 TOML
 "$BIN" sweep plan "$W/spec.toml" --out "$W/one" | tee "$W/plan.txt"
 "$BIN" sweep plan "$W/spec.toml" --out "$W/two" >/dev/null
+LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 t0=$(date +%s.%N)
 "$BIN" sweep run "$W/one" > "$W/one.log"
 t1=$(date +%s.%N)
@@ -56,12 +60,12 @@ cp "$W/merge-one.txt" "$OUT/merge-table.txt"
   echo
   echo "- date: $(date -u +%FT%TZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (+ uncommitted changes)')"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared with other jobs (noisy; one run)"
-  echo "- command: bench/sweep_gutenberg.sh $MAXTOK"
+  echo "- command: bench/sweep_gutenberg.sh $MAXTOK; load average at the start: $LOAD0"
   echo "- grid: $(grep units "$W/plan.txt" | sed 's/^units *//'), $MAXTOK tokens per book"
   echo
   echo "| run | wall s |"
   echo "|---|---|"
-  echo "| one process (\`sweep run DIR\`, 2 threads) | $one_s |"
+  echo "| one process (\`sweep run DIR\`, 1 thread) | $one_s |"
   echo "| two shards at once (\`--shard 0/2\` + \`--shard 1/2\`, 1 thread each) | $two_s |"
   echo
   echo "union of the two shards equals the single run: **$same** ($a vs $b)"

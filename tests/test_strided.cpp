@@ -91,7 +91,7 @@ TEST_SUITE("strided") {
     const auto& c = m.config();
     Visibility vis(c.num_layers, c.num_heads);
     for (int64_t h = 0; h < c.num_heads; ++h) vis.at(0, h) = HeadWindow{2, 5};
-    for (const Visibility* v : {static_cast<const Visibility*>(nullptr), &vis}) {
+    for (const Visibility* v : {static_cast<const Visibility*>(nullptr), static_cast<const Visibility*>(&vis)}) {
       StridedEvalOptions o;
       o.context = ctx;
       o.stride = stride;
