@@ -6,7 +6,9 @@
 #include <filesystem>
 
 #include "analyzer/head_classification.h"
+#include "cli/ablate_documents.h"
 #include "cli/commands.h"
+#include "cli/documents.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -21,6 +23,8 @@ namespace {
 struct AblateArgs {
   RuntimeOptions rt;
   TextOptions text;
+  DocumentOptions docs;
+  int64_t context = 0, stride = 0;
   std::string classifications;
   std::string config = "configs/ablation.toml";
   std::string groups;
@@ -44,7 +48,12 @@ void register_ablate(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "ablate", "per-head window policies vs uniform baselines (the seeds' ablation groups)");
   add_runtime_options(sub, args->rt);
-  add_text_options(sub, args->text, 1000);
+  add_text_options(sub, args->text, 1000, /*multiple=*/true);
+  add_document_options(sub, args->docs);
+  sub->add_option("--context", args->context, "strided perplexity: window length (needs --stride)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--stride", args->stride, "strided perplexity: a window every S tokens, scoring its last S")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--classifications", args->classifications,
                   "head_classifications.json (needed by every non-uniform configuration)");
   auto* cfg_opt = sub->add_option("--config", args->config, "ablation experiment set (TOML)")
@@ -80,8 +89,31 @@ void register_ablate(CLI::App& app) {
     const auto& mc = model.config();
     if (!args->classifications.empty())
       check_classifications_match(cls, mc.num_layers, mc.num_heads, args->classifications);
-    int64_t total = 0;
-    std::vector<int64_t> ids = load_tokens(args->rt.model, args->text, &total);
+    require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
+    std::vector<TokenizedDocument> docs = load_document_tokens(args->rt.model, args->text, args->docs);
+    if (multi_document(args->text, args->docs, docs) || args->context > 0) {
+      std::printf("model      %s (%lld layers x %lld heads)\n", args->rt.model.c_str(),
+                  (long long)mc.num_layers, (long long)mc.num_heads);
+      print_documents_header(docs, args->text);
+      std::printf("device     %s\nconfigs    %zu in %zu group(s) + dense, on every document\n",
+                  describe_device(args->rt).c_str(), plan.configs.size(), plan.groups.size());
+      if (args->context > 0)
+        std::printf("strided    windows of %lld tokens every %lld\n", (long long)args->context,
+                    (long long)args->stride);
+      std::printf("\n");
+      AblateDocumentsOptions o;
+      o.model_path = args->rt.model;
+      o.classifications = args->classifications;
+      o.out = args->out;
+      o.context = args->context;
+      o.stride = args->stride;
+      o.max_tokens = args->text.max_tokens;
+      o.bootstrap = bootstrap_options(args->docs);
+      ablate_documents(model, docs, plan, args->classifications.empty() ? nullptr : &cls, o);
+      return;
+    }
+    int64_t total = docs[0].total_tokens;
+    std::vector<int64_t> ids = docs[0].ids;
 
     AblationIdentity id{args->rt.model, args->text.text, args->classifications,
                         static_cast<int64_t>(ids.size()), ids_digest(ids)};

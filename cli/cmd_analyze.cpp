@@ -12,7 +12,9 @@
 #include "analyzer/analysis_io.h"
 #include "analyzer/analyzer.h"
 #include "analyzer/classification_io.h"
+#include "analyzer/document_analysis.h"
 #include "cli/commands.h"
+#include "cli/documents.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -27,6 +29,7 @@ namespace {
 struct AnalyzeArgs {
   RuntimeOptions rt;
   TextOptions text;
+  DocumentOptions docs;
   std::string config = "configs/analysis.toml";
   std::string out;
   int64_t chunk_size = 512, sink_size = 4, local_window = 8;
@@ -102,6 +105,69 @@ void print_summary(const AnalysisResult& r) {
   }
 }
 
+// Several documents: each analysed alone, pooled over all chunks (analyzer/document_analysis.h);
+// the same three files plus document_stability.json.
+void analyze_documents(const Model& model, const std::vector<TokenizedDocument>& docs,
+                       const AnalysisConfig& cfg, const RuntimeOptions& rt, const TextOptions& text,
+                       const std::string& out) {
+  std::printf("model      %s (%lld layers x %lld heads)\n", rt.model.c_str(),
+              (long long)model.config().num_layers, (long long)model.config().num_heads);
+  print_documents_header(docs, text);
+  std::printf("device     %s\n", describe_device(rt).c_str());
+  std::printf("settings   context %s, chunk %lld, sink %lld, local %lld, per document\n",
+              to_string(cfg.options.context), (long long)cfg.options.chunk_size,
+              (long long)cfg.options.stats.sink_size, (long long)cfg.options.stats.local_window);
+  std::vector<AnalysisResult> per;
+  std::vector<std::string> names;
+  std::string shas;
+  for (const auto& d : docs) {
+    require(static_cast<int64_t>(d.ids.size()) >= cfg.options.min_chunk_tokens,
+            "document " + d.name + " is too short to analyse: " + std::to_string(d.ids.size()) +
+                " tokens, a chunk needs at least " + std::to_string(cfg.options.min_chunk_tokens));
+    per.push_back(analyze_heads(model, d.ids, cfg.options));
+    names.push_back(d.name);
+    shas += sha256_hex(std::string(reinterpret_cast<const char*>(d.ids.data()), d.ids.size() * 8));
+  }
+  DocumentAnalysis da = pool_document_analyses(std::move(per), names);
+  const AnalysisResult& r = da.pooled;
+  namespace fs = std::filesystem;
+  AnalysisProvenance prov;
+  prov.model_path = rt.model;
+  prov.text_path = std::to_string(docs.size()) + " documents: " + docs[0].name + " ...";
+  prov.text_sha256 = sha256_hex(shas);  // of the documents' token ids (SHA-256 of SHA-256s)
+  prov.config_hash = cfg.hash();
+  write_head_statistics((fs::path(out) / "head_statistics.json").string(), r);
+  write_classifications((fs::path(out) / "head_classifications.json").string(), r.classes);
+  write_head_stats_h5((fs::path(out) / "head_stats.h5").string(), r, prov);
+  nlohmann::json heads = nlohmann::json::array();
+  for (size_t h = 0; h < r.classes.size(); ++h) {
+    nlohmann::json t = nlohmann::json::array();
+    for (const auto& dt : da.types) t.push_back(dt[h]);
+    heads.push_back({{"layer", r.classes[h].layer}, {"head", r.classes[h].head},
+                     {"type", r.classes[h].type}, {"chunk_stability", r.classes[h].stability},
+                     {"document_stability", da.document_stability[h]}, {"document_types", t}});
+  }
+  write_file_atomic((fs::path(out) / "document_stability.json").string(),
+                    nlohmann::json({{"documents", names}, {"heads", heads}}).dump(1) + "\n");
+  std::printf("analysed   %lld tokens in %zu chunks of %zu documents, %.3f s\n", (long long)r.tokens,
+              r.chunks.size(), docs.size(), r.seconds);
+  print_summary(r);
+  // Per-document stability: documents whose own classification agrees with the pooled type.
+  const int64_t D = static_cast<int64_t>(docs.size());
+  std::map<int64_t, int64_t> agree;
+  double mean = 0;
+  for (double s : da.document_stability) agree[std::llround(s * D)]++, mean += s;
+  const double n = double(da.document_stability.size());
+  std::printf("\nper-document stability (documents agreeing with the pooled type, of %lld; mean %.3f)\n",
+              (long long)D, mean / n);
+  for (int64_t k = D; k >= 0; --k)
+    if (agree.count(k))
+      std::printf("  %3lld/%-3lld (%.2f) %6lld heads %6.1f%%\n", (long long)k, (long long)D,
+                  double(k) / double(D), (long long)agree[k], 100.0 * agree[k] / n);
+  std::printf("\nwrote      %s/{head_statistics.json, head_classifications.json, head_stats.h5, "
+              "document_stability.json}\n", out.c_str());
+}
+
 }  // namespace
 
 void register_analyze(CLI::App& app) {
@@ -109,7 +175,8 @@ void register_analyze(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("analyze", "classify attention heads from their statistics on a text");
   sub->footer(kHelp);
   add_runtime_options(sub, a->rt);
-  add_text_options(sub, a->text, 2048);
+  add_text_options(sub, a->text, 2048, /*multiple=*/true);
+  add_document_options(sub, a->docs);
   sub->add_option("--chunk-size", a->chunk_size, "tokens per analysis chunk")->capture_default_str();
   sub->add_option("--sink-size", a->sink_size, "keys at positions < N are sink tokens")
       ->capture_default_str();
@@ -145,8 +212,13 @@ void register_analyze(CLI::App& app) {
     FileLock lock(lock_path_for_dir(a->out), "output directory " + a->out, a->wait);
 
     Model model = load_model(a->rt);
-    int64_t total_tokens = 0;
-    std::vector<int64_t> ids = load_tokens(a->rt.model, a->text, &total_tokens);
+    std::vector<TokenizedDocument> docs = load_document_tokens(a->rt.model, a->text, a->docs);
+    if (multi_document(a->text, a->docs, docs)) {
+      analyze_documents(model, docs, cfg, a->rt, a->text, a->out);
+      return;
+    }
+    int64_t total_tokens = docs[0].total_tokens;
+    std::vector<int64_t> ids = docs[0].ids;
     const std::string text_sha = sha256_hex(read_file(a->text.text));
 
     std::printf("model      %s (%lld layers x %lld heads)\n", a->rt.model.c_str(),

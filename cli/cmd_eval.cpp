@@ -6,12 +6,15 @@
 
 #include "cli/commands.h"
 #include "cli/report_stream.h"
+#include "cli/documents.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "compress/compressor.h"
 #include "eval/decode_eval.h"
 #include "eval/parallel_eval.h"
+#include "eval/strided_eval.h"
+#include "dataset/nll_export.h"
 
 namespace headscope::cli {
 
@@ -20,6 +23,9 @@ namespace {
 struct EvalArgs {
   RuntimeOptions rt;
   TextOptions text;
+  DocumentOptions docs;
+  int64_t context = 0, stride = 0;  // strided perplexity (dense, parallel engine)
+  std::string nll_out;
   std::string json_out;
   std::string method = "dense";
   std::string positions = "true";
@@ -53,7 +59,16 @@ std::string peak_memory(const EvalResult& r) {
 }
 
 EvalResult run_one(const Model& model, const std::vector<int64_t>& ids, const std::string& method,
-                   const CompressorOptions& copt, PositionMode pm, bool decode) {
+                   const CompressorOptions& copt, PositionMode pm, bool decode,
+                   int64_t context = 0, int64_t stride = 0) {
+  if (method == "dense" && !decode && context > 0) {
+    StridedEvalOptions so;
+    so.context = context;
+    so.stride = stride;
+    EvalResult r = evaluate_strided(model, ids, so);
+    r.extra["decode"] = false;
+    return r;
+  }
   if (method == "dense" && !decode) {
     EvalResult r = evaluate_parallel(model, ids);
     r.extra["decode"] = false;
@@ -85,8 +100,13 @@ void print_one(const EvalResult& r) {
   std::printf("method     %s\n", method_label(r).c_str());
   std::printf("positions  %s (%s)\n", r.positions.c_str(),
               positions_help(parse_position_mode(r.positions)));
-  std::printf("engine     %s\n", dec ? "token-by-token decode over a KV cache"
-                                     : "parallel forward");
+  if (r.extra.contains("stride"))
+    std::printf("engine     parallel forward, strided: windows of %lld tokens every %lld (%lld windows, each scores its last %lld)\n",
+                (long long)r.extra["context"].get<int64_t>(), (long long)r.extra["stride"].get<int64_t>(),
+                (long long)r.extra["windows"].get<int64_t>(), (long long)r.extra["stride"].get<int64_t>());
+  else
+    std::printf("engine     %s\n", dec ? "token-by-token decode over a KV cache"
+                                       : "parallel forward");
   std::printf("tokens     %lld (%lld predictions)\n", (long long)r.tokens, (long long)r.tokens - 1);
   if (r.diverged())
     std::printf("ppl        diverged (non-finite NLL: NaN/Inf in the logits)\n");
@@ -130,7 +150,16 @@ void register_eval(CLI::App& app) {
       "eval", "perplexity, next-token accuracy, speed and memory of a model on a text, dense or "
               "with a KV-cache compression method");
   add_runtime_options(sub, args->rt);
-  add_text_options(sub, args->text, 2048);
+  add_text_options(sub, args->text, 2048, /*multiple=*/true);
+  add_document_options(sub, args->docs);
+  sub->add_option("--context", args->context,
+                  "strided perplexity (dense): window length N in tokens (needs --stride)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--stride", args->stride,
+                  "strided perplexity: a window starts every S tokens and scores its last S")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--nll-out", args->nll_out,
+                  "write every per-token NLL to this .npy or .h5 file (one method only)");
   auto& o = args->copt;
   sub->add_option("--method", args->method,
                   "dense | streaming_llm | recent_only | l2 | fix_size_l2")
@@ -174,55 +203,168 @@ void register_eval(CLI::App& app) {
     } else if (args->method != "dense") {
       make_compressor(args->method, args->copt);
     }
+    require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
+    if (args->context > 0) {
+      require(args->method == "dense" && !args->decode && !args->compare_all &&
+                  pm == PositionMode::True,
+              "--context/--stride (strided perplexity) apply to the parallel dense engine "
+              "(--method dense, no --decode, --positions true); the mask engine takes them in "
+              "`headscope ablate`");
+      strided_windows(2, args->context, args->stride);  // validates context and stride
+    }
+    if (!args->nll_out.empty()) {
+      require(!args->compare_all, "--nll-out takes one method, not --compare-all");
+      check_nll_out_path(args->nll_out);
+    }
     Model model = load_model(args->rt);
     for (int64_t l : args->copt.skip_layers)
       require(l < model.config().num_layers,
               "--skip-layers: layer " + std::to_string(l) + " does not exist (the model has " +
                   std::to_string(model.config().num_layers) + " layers)");
-    int64_t total = 0;
-    std::vector<int64_t> ids = load_tokens(args->rt.model, args->text, &total);
+    std::vector<TokenizedDocument> docs = load_document_tokens(args->rt.model, args->text, args->docs);
+    const bool multi = multi_document(args->text, args->docs, docs);
+    const BootstrapOptions bo = bootstrap_options(args->docs);
     std::printf("model      %s (%lld params)\n", args->rt.model.c_str(),
                 (long long)model.num_parameters());
-    std::printf("text       %s (%lld tokens, newlines=%s)\n", args->text.text.c_str(),
-                (long long)total, args->text.newlines.c_str());
+    if (multi)
+      print_documents_header(docs, args->text);
+    else
+      std::printf("text       %s (%lld tokens, newlines=%s)\n", docs[0].name.c_str(),
+                  (long long)docs[0].total_tokens, args->text.newlines.c_str());
     std::printf("device     %s\n", describe_device(args->rt).c_str());
     const int64_t trained = model.config().max_position_embeddings;
-    const bool beyond = static_cast<int64_t>(ids.size()) > trained;
+    int64_t longest = 0;
+    for (const auto& doc : docs) longest = std::max<int64_t>(longest, static_cast<int64_t>(doc.ids.size()));
+    // a strided evaluation never shows the model more than --context tokens at once
+    if (args->context > 0) longest = std::min(longest, args->context);
+    const bool beyond = longest > trained;
     if (beyond)
       std::fprintf(stderr,
                    "headscope: warning: %lld tokens exceed the model's trained context "
                    "(max_position_embeddings = %lld): positions past it were never trained, so "
                    "the numbers measure extrapolation\n",
-                   (long long)ids.size(), (long long)trained);
+                   (long long)longest, (long long)trained);
     // dense with non-true positions is the same computation, but say what was asked for
     const bool decode = args->decode || pm != PositionMode::True;
 
     nlohmann::json j = {{"model", args->rt.model},
-                        {"text", args->text.text},
+                        {"text", docs[0].name},
                         {"newlines", args->text.newlines},
                         {"device", describe_device(args->rt)},
                         {"max_position_embeddings", trained},
                         {"beyond_trained_context", beyond}};
     std::vector<std::string> diverged;
-    if (args->compare_all) {
-      std::printf("positions  %s (%s)\ntokens     %lld (%lld predictions), token-by-token decode\n",
-                  to_string(pm), positions_help(pm), (long long)ids.size(), (long long)ids.size() - 1);
-      std::vector<EvalResult> rs;
-      for (const auto& m : all) {
-        rs.push_back(run_one(model, ids, m, args->copt, pm, /*decode=*/true));
-        std::fprintf(stderr, "%s: ppl %.3f\n", method_label(rs.back()).c_str(), rs.back().ppl);
-        if (rs.back().diverged()) diverged.push_back(method_label(rs.back()));
+    auto docs_json = [&](const std::vector<EvalResult>& per_doc) {
+      nlohmann::json a = nlohmann::json::array();
+      for (size_t d = 0; d < docs.size(); ++d) {
+        nlohmann::json e = doc_score(docs[d].name, per_doc[d]).to_json();
+        e["tokens"] = static_cast<int64_t>(docs[d].ids.size());
+        e["total_tokens"] = docs[d].total_tokens;
+        e["wall_s"] = per_doc[d].wall_s;
+        a.push_back(e);
       }
-      print_table(rs);
+      return a;
+    };
+    auto scores_of = [&](const std::vector<EvalResult>& per_doc) {
+      std::vector<DocScore> s;
+      for (size_t d = 0; d < docs.size(); ++d) s.push_back(doc_score(docs[d].name, per_doc[d]));
+      return s;
+    };
+    if (args->compare_all) {
+      const int64_t n0 = static_cast<int64_t>(docs[0].ids.size());
+      if (!multi)
+        std::printf("positions  %s (%s)\ntokens     %lld (%lld predictions), token-by-token decode\n",
+                    to_string(pm), positions_help(pm), (long long)n0, (long long)n0 - 1);
+      else
+        std::printf("positions  %s (%s)\nengine     token-by-token decode, every document\n",
+                    to_string(pm), positions_help(pm));
+      std::vector<std::vector<EvalResult>> per(all.size());  // [method][document]
+      for (size_t m = 0; m < all.size(); ++m)
+        for (const auto& doc : docs) {
+          per[m].push_back(run_one(model, doc.ids, all[m], args->copt, pm, /*decode=*/true));
+          if (per[m].back().diverged()) diverged.push_back(method_label(per[m].back()) + " " + doc.name);
+          std::fprintf(stderr, "%s %s: ppl %.3f\n", method_label(per[m].back()).c_str(),
+                       doc.name.c_str(), per[m].back().ppl);
+        }
       j["positions"] = to_string(pm);
       j["results"] = nlohmann::json::array();
-      for (auto& r : rs) j["results"].push_back(r.to_json());
+      if (!multi) {
+        std::vector<EvalResult> rs;
+        for (auto& p : per) rs.push_back(p[0]);
+        print_table(rs);
+        for (auto& r : rs) j["results"].push_back(r.to_json());
+      } else {
+        const std::vector<DocScore> dense = scores_of(per[0]);
+        std::printf("\n%-46s %9s %21s %7s %10s %21s\n", "method (pooled over documents)", "PPL",
+                    "95% interval", "acc", "dPPL", "dPPL 95% interval");
+        for (size_t m = 0; m < all.size(); ++m) {
+          const std::vector<DocScore> sc = scores_of(per[m]);
+          const PooledScore p = pool_documents(sc, bo);
+          const PairedDifference pd = paired_difference(sc, dense, "dense", bo);
+          std::printf("%-46s %9.3f %21s %6.2f%% %+10.3f %21s\n", method_label(per[m][0]).c_str(),
+                      p.ppl, format_interval(p.ppl_ci, "%.3f").c_str(), 100.0 * p.accuracy,
+                      pd.delta_ppl, format_interval(pd.delta_ppl_ci, "%+.3f").c_str());
+          nlohmann::json rj = per[m][0].to_json();
+          for (const char* k : {"tokens", "predictions", "mean_nll", "perplexity", "accuracy"}) rj.erase(k);
+          rj["pooled"] = p.to_json();
+          rj["paired_vs_dense"] = pd.to_json();
+          rj["documents"] = docs_json(per[m]);
+          j["results"].push_back(rj);
+        }
+      }
     } else {
-      EvalResult r = run_one(model, ids, args->method, args->copt, pm, decode);
-      print_one(r);
-      if (r.diverged()) diverged.push_back(method_label(r));
-      const nlohmann::json rj = r.to_json();
-      for (auto& [k, v] : rj.items()) j[k] = v;
+      std::vector<EvalResult> per;
+      for (const auto& doc : docs)
+        per.push_back(run_one(model, doc.ids, args->method, args->copt, pm, decode, args->context,
+                              args->stride));
+      if (!multi) {
+        print_one(per[0]);
+        const nlohmann::json rj = per[0].to_json();
+        for (auto& [k, v] : rj.items()) j[k] = v;
+      } else {
+        const EvalResult& r0 = per[0];
+        std::printf("method     %s\npositions  %s (%s)\n", method_label(r0).c_str(),
+                    r0.positions.c_str(), positions_help(parse_position_mode(r0.positions)));
+        if (r0.extra.contains("stride"))
+          std::printf("engine     parallel forward, strided: windows of %lld tokens every %lld\n",
+                      (long long)args->context, (long long)args->stride);
+        double wall = 0;
+        for (auto& r : per) wall += r.wall_s;
+        const std::vector<DocScore> sc = scores_of(per);
+        const PooledScore p = pool_documents(sc, bo);
+        print_document_table("per document", sc, p);
+        std::printf("wall       %.3f s\n", wall);
+        nlohmann::json rj = r0.to_json();
+        for (const char* k : {"tokens", "predictions", "mean_nll", "perplexity", "accuracy", "wall_s",
+                              "tokens_per_s"})
+          rj.erase(k);
+        for (auto& [k, v] : rj.items()) j[k] = v;
+        j["pooled"] = p.to_json();
+        j["documents"] = docs_json(per);
+        j["wall_s"] = wall;
+        if (args->method != "dense" || decode) {
+          // the same documents with the dense parallel engine, for the paired difference
+          std::vector<EvalResult> dense;
+          for (const auto& doc : docs) dense.push_back(run_one(model, doc.ids, "dense", args->copt,
+                                                              PositionMode::True, false));
+          const PairedDifference pd = paired_difference(sc, scores_of(dense), "dense", bo);
+          std::printf("\n");
+          print_paired(method_label(r0), pd);
+          j["paired_vs_dense"] = pd.to_json();
+        }
+      }
+      if (!args->nll_out.empty()) {
+        NllExport e;
+        e.method = method_label(per[0]);
+        e.model = args->rt.model;
+        for (size_t d = 0; d < docs.size(); ++d) {
+          e.docs.push_back(&docs[d]);
+          e.nll.push_back(&per[d].nll);
+        }
+        write_nll(args->nll_out, e);
+        std::printf("nll        %s (%lld predictions)\n", args->nll_out.c_str(),
+                    (long long)total_predictions(docs));
+      }
     }
     j["status"] = diverged.empty() ? "ok" : "diverged";
     report_redirect.restore();

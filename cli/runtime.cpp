@@ -26,10 +26,16 @@ void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required) 
       ->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
-void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens) {
+void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens, bool multiple) {
   o.max_tokens = default_max_tokens;
-  app->add_option("--text", o.text, "UTF-8 text file")->required();
-  app->add_option("--max-tokens", o.max_tokens, "use the first N tokens (0 = all)")
+  if (multiple)
+    app->add_option("--text", o.texts, "UTF-8 text file (repeatable: one document each)")
+        ->each([&o](const std::string& v) { if (o.text.empty()) o.text = v; });
+  else
+    app->add_option("--text", o.text, "UTF-8 text file")->required();
+  app->add_option("--max-tokens", o.max_tokens,
+                  multiple ? "use the first N tokens of each document (0 = all)"
+                           : "use the first N tokens (0 = all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app->add_option("--newlines", o.newlines, "keep: text as is; lf: CRLF/CR -> LF")
       ->check(CLI::IsMember({"keep", "lf"}))->capture_default_str();

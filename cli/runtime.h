@@ -19,7 +19,8 @@ struct RuntimeOptions {
 };
 
 struct TextOptions {
-  std::string text;
+  std::string text;                // the (first) --text
+  std::vector<std::string> texts;  // every --text, when registered with multiple = true
   int64_t max_tokens = 0;  // 0 = whole text
   std::string newlines = "lf";
   bool no_special = false;  // --no-special: no BOS/EOS from the tokenizer's post-processor
@@ -40,7 +41,10 @@ struct TokenLoad {
 };
 
 void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required = true);
-void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens);
+// multiple: --text may repeat (one document each) and is optional (the command then reads
+// documents with cli/documents.h, which also accepts --dataset); `text` holds the first.
+void add_text_options(CLI::App* app, TextOptions& o, int64_t default_max_tokens,
+                      bool multiple = false);
 
 // Sets the intra-op thread count and loads the model; prints nothing.
 Model load_model(const RuntimeOptions& o);

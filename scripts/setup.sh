@@ -12,6 +12,7 @@ PKGS=(
   libtomlplusplus-dev libutf8proc-dev libpcre2-dev libssl-dev
   gnuplot-nox
   clang libfuzzer-14-dev
+  slurm-wlm munge
 )
 missing=()
 for p in "${PKGS[@]}"; do
