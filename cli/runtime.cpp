@@ -4,6 +4,7 @@
 #include <ATen/Context.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "common/blas_info.h"
@@ -101,10 +102,12 @@ TokenLoad load_tokens_with(const Tokenizer& tok, const TextOptions& o, int64_t m
   TokenLoad r;
   const bool special = !o.no_special;
   if (o.max_tokens > 0) {
+    std::error_code ec;
+    require(std::filesystem::exists(o.text, ec), "cannot read " + o.text + ": no such file");
+    require(std::filesystem::file_size(o.text, ec) > 0 || ec, "text " + o.text + " is empty");
     BlockReader reader(o.text, parse_newlines(o.newlines));
     Tokenizer::PrefixStats st;
     r.ids = tok.encode_prefix([&](std::string& s) { return reader.next(s); }, o.max_tokens, special, &st);
-    require(reader.total() > 0, "text " + o.text + " is empty");
     r.whole_text = st.exhausted;
     r.bytes_encoded = st.bytes_encoded;
   } else {

@@ -8,6 +8,7 @@
 
 #include "common/text.h"
 #include "model/model.h"
+#include "model/tokenizer.h"
 
 namespace headscope::cli {
 
@@ -25,8 +26,6 @@ struct TextOptions {
   std::string newlines = "lf";
   bool no_special = false;  // --no-special: no BOS/EOS from the tokenizer's post-processor
 };
-
-class Tokenizer;
 
 // A tokenised text and what was done to it.
 struct TokenLoad {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -193,11 +194,20 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
     m.id_known.assign(max_id + 1, 0);
     m.id_special.assign(max_id + 1, 0);
     for (const auto& [t, id] : m.bpe.vocab()) { m.token_of_id[id] = t; m.id_known[id] = 1; }
+    // A normalized added token's string is its normalised content (tokenizers 0.23 decodes
+    // Llama-2's normalized "<s>" as "▁<s>"), and skip_special compares token strings with the
+    // special tokens' contents, so such a token is not skipped: both as the library does.
+    std::unordered_set<std::string> special_contents;
+    for (const AddedToken& a : m.added.tokens())
+      if (a.special) special_contents.insert(a.content);
     for (const AddedToken& a : m.added.tokens()) {
-      m.token_of_id[a.id] = a.content;
+      std::string s = a.content;
+      if (a.normalized) m.norm.normalize(s);
+      m.token_of_id[a.id] = s;
       m.id_known[a.id] = 1;
-      m.id_special[a.id] = a.special;
     }
+    for (size_t id = 0; id < m.token_of_id.size(); ++id)
+      m.id_special[id] = m.id_known[id] && special_contents.count(m.token_of_id[id]);
     auto id_of = [&](const std::string& content) -> int64_t {
       int64_t id = m.added.id_of(content);
       return id >= 0 ? id : m.bpe.find(content);

@@ -255,9 +255,9 @@ TEST_SUITE("tokenizer") {
     CHECK(m.find("missing closing parenthesis") != std::string::npos);
     CHECK(m.find('\n') == std::string::npos);
     // byte_fallback without the <0xNN> tokens
-    j = tiny(v, {"a b"});
+    j = tiny({{"a", 0}, {"b", 1}, {"ab", 2}, {"<0x00>", 3}}, {"a b"});
     j["model"]["byte_fallback"] = true;
-    CHECK(msg(j).find("byte_fallback is set but the vocab has no <0x00> token") != std::string::npos);
+    CHECK(msg(j).find("byte_fallback is set but the vocab has no <0x01> token (1 of the 256") != std::string::npos);
     // a merge making a token that is not in the vocab
     CHECK(msg(tiny({{"a", 0}, {"b", 1}}, {"a b"})).find("makes 'ab', which is not in the vocab") != std::string::npos);
     // a template naming a special token its special_tokens do not define, or an unknown id

@@ -93,15 +93,25 @@ Bpe Bpe::from_json(const json& model) {
     if (c < 0x10000) m.char_id_bmp_[c] = id;
   std::fill(m.byte_id_, m.byte_id_ + 256, -1);
   if (m.byte_fallback_) {
+    // All 256 <0xNN> tokens, or none: with none (TinyStories-656K's real file) the fallback never
+    // succeeds and unknown characters become unk, as in tokenizers; a partial set is an error.
+    int present = 0;
+    std::string missing;
     for (int b = 0; b < 256; ++b) {
       char name[8];
       std::snprintf(name, sizeof name, "<0x%02X>", b);
       auto it = m.vocab_.find(name);
-      if (it == m.vocab_.end())
-        throw Error(std::string("tokenizer.json: model.byte_fallback is set but the vocab has no ") + name +
-                    " token");
-      m.byte_id_[b] = it->second;
+      if (it != m.vocab_.end()) {
+        m.byte_id_[b] = it->second;
+        ++present;
+      } else if (missing.empty()) {
+        missing = name;
+      }
     }
+    if (present == 0) m.byte_fallback_ = false;
+    else if (present < 256)
+      throw Error("tokenizer.json: model.byte_fallback is set but the vocab has no " + missing + " token (" +
+                  std::to_string(present) + " of the 256 byte tokens)");
   }
   const std::string unk = str_opt("unk_token");
   if (!unk.empty()) {
