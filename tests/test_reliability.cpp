@@ -306,8 +306,8 @@ TEST_SUITE("reliability") {
     {
       FileLock a(lp, "out.json", false);
       CHECK(slurp(lp) == std::to_string(::getpid()) + "\n");
-      CHECK_THROWS_WITH_AS(FileLock(lp, "out.json", false),
-                           doctest::Contains("pid " + std::to_string(::getpid())), Error);
+      const std::string holder = "pid " + std::to_string(::getpid());
+      CHECK_THROWS_WITH_AS(FileLock(lp, "out.json", false), doctest::Contains(holder.c_str()), Error);
     }
     CHECK_FALSE(fs::exists(lp));
     auto a = std::make_unique<FileLock>(lp, "out.json", false);
