@@ -447,8 +447,9 @@ TEST_SUITE("viz") {
   }
 
   TEST_CASE("gnuplot quoting keeps titles literal") {
-    CHECK(gp_quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
-    CHECK(gp_quote("x\ny") == "\"x\\ny\"");
+    // single-quoted: gnuplot expands nothing inside (no backslash escapes, no backticks)
+    CHECK(gp_quote("a\"b\\c") == "'a\"b\\c'");
+    CHECK(gp_quote("x\ny") == "('x'.\"\\n\".'y')");
     CHECK(gp_data_string("say \"hi\"") == "\"say 'hi'\"");
     CHECK(gp_num(1.0 / 0.0) == "NaN");
     CHECK(rgb_hex(shade_toward_white(parse_rgb("#d62728"), 1.0)) == "#d62728");
