@@ -106,8 +106,8 @@ void register_tokenize(CLI::App& app) {
     const int64_t total = static_cast<int64_t>(ids.size());
     std::printf("tokenizer   %s (vocab %lld): %s\n", a.model.c_str(), (long long)tok.vocab_size(),
                 tok.describe().c_str());
-    std::printf("text        %s (%lld bytes %s, newlines=%s)\n", a.text.text.c_str(), (long long)load.bytes_encoded,
-                load.whole_text ? "" : "encoded, text read only as far as needed", a.text.newlines.c_str());
+    std::printf("text        %s (%lld bytes%s, newlines=%s)\n", a.text.text.c_str(), (long long)load.bytes_encoded,
+                load.whole_text ? "" : " encoded: the text was read only as far as needed", a.text.newlines.c_str());
     std::printf("special     %s\n", load.special_description.c_str());
     std::printf("tokens      %lld%s\n", (long long)total, load.whole_text ? "" : " (stopped at --max-tokens)");
     if (load.whole_text) {

@@ -67,7 +67,7 @@ class BlockReader {
     require(in_.good(), "cannot read " + path);
   }
   bool next(std::string& out) {
-    std::string block(1 << 20, '\0');
+    std::string block(1 << 16, '\0');
     in_.read(&block[0], static_cast<std::streamsize>(block.size()));
     block.resize(static_cast<size_t>(in_.gcount()));
     require(!in_.bad(), "cannot read " + path_);

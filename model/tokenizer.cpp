@@ -132,10 +132,10 @@ struct Tokenizer::Impl {
       }
   }
 
-  // Last safe cut in s (an offset p with s[p-1] == '\n'), or 0.
-  size_t last_cut(const std::string& s) const {
+  // Last safe cut in s at or before `limit` (an offset p with s[p-1] == '\n'), or 0.
+  size_t last_cut(const std::string& s, size_t limit) const {
     std::call_once(cuts_once, [&] { compute_cuts(); });
-    for (size_t p = s.size() >= 2 ? s.size() - 2 : 0; p >= 2; --p) {
+    for (size_t p = std::min(limit, s.size() >= 2 ? s.size() - 2 : 0); p >= 2; --p) {
       if (s[p - 1] != '\n') continue;
       auto x = static_cast<unsigned char>(s[p - 2]);
       auto y = static_cast<unsigned char>(s[p]);
@@ -255,7 +255,9 @@ std::vector<int64_t> Tokenizer::encode_prefix(const std::function<bool(std::stri
       if (!next(buf)) eof = true;
       st.bytes_read += static_cast<int64_t>(buf.size() - before);
     }
-    size_t cut = eof ? buf.size() : m.last_cut(buf);
+    // encode at most about `want` bytes at a time, so reading stops soon after max_tokens
+    size_t cut = eof && buf.size() <= want ? buf.size() : m.last_cut(buf, want);
+    if (cut == 0 && eof) cut = buf.size();
     if (cut == 0 && !eof) { want *= 2; continue; }
     std::string_view chunk(buf.data(), cut);
     if (!is_valid_utf8(chunk)) {
@@ -269,6 +271,7 @@ std::vector<int64_t> Tokenizer::encode_prefix(const std::function<bool(std::stri
     first = false;
     st.bytes_encoded += static_cast<int64_t>(cut);
     buf.erase(0, cut);
+    want = std::max<size_t>(want, 1 << 16);
     if (eof && buf.empty()) {
       if (add_special) out.insert(out.end(), m.post.suffix.begin(), m.post.suffix.end());
       st.exhausted = true;
