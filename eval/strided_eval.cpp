@@ -12,8 +12,10 @@ namespace headscope {
 
 std::vector<StridedWindow> strided_windows(int64_t n, int64_t context, int64_t stride) {
   require(context >= 2, "--context must be >= 2, got " + std::to_string(context));
-  require(stride >= 1 && stride <= context,
-          "--stride must be in [1, --context], got " + std::to_string(stride) + " with --context " +
+  // stride == context (disjoint windows) would leave the first token of every window unscored,
+  // as in Hugging Face's guide; refused so that every token 1..N-1 is scored exactly once.
+  require(stride >= 1 && stride < context,
+          "--stride must be in [1, --context - 1], got " + std::to_string(stride) + " with --context " +
               std::to_string(context));
   require(n >= 2, "need at least 2 tokens to evaluate next-token prediction, got " + std::to_string(n));
   std::vector<StridedWindow> w;

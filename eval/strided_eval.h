@@ -5,8 +5,9 @@
 // are the window's first tokens) and scores only the tokens no earlier window scored, i.e. its
 // last `stride` tokens (the first window scores all of its tokens; the last window ends at the
 // text's end and may score fewer). Every token 1..N-1 is predicted exactly once, with at least
-// context - stride tokens of left context once past the first window. stride == context gives
-// disjoint chunks; stride = 1 the (slow) full sliding window.
+// context - stride tokens of left context once past the first window. stride must be < context:
+// with stride == context (disjoint chunks) the guide leaves each window's first token unscored,
+// which a test caught; stride = 1 is the (slow) full sliding window.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -22,7 +23,7 @@ struct StridedWindow {
   int64_t first_target = 0;    // it scores targets ids[first_target, end)
 };
 
-// Throws Error unless 2 <= context, 1 <= stride <= context, n >= 2.
+// Throws Error unless 2 <= context, 1 <= stride < context, n >= 2.
 std::vector<StridedWindow> strided_windows(int64_t n, int64_t context, int64_t stride);
 
 struct StridedEvalOptions {

@@ -124,7 +124,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& src) {
   require(s.max_tokens >= 0 && s.threads >= 0, src + ": evaluation.max_tokens and threads must be >= 0");
   parse_newlines(s.newlines);
   require((s.context > 0) == (s.stride > 0), src + ": evaluation.context and stride go together");
-  require(s.stride <= s.context && s.context != 1, src + ": need 2 <= context and 1 <= stride <= context");
+  require(s.stride < s.context || s.context == 0, src + ": need 2 <= context and 1 <= stride < context");
   const toml::table* ab = table_of(root, "ablation", src);
   if (ab) check_keys(*ab, {"config", "groups"}, src + " [ablation]");
   s.ablation_config = abs_path(get_or<std::string>(ab, "config", "configs/ablation.toml", src + " ablation"));

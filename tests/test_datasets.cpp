@@ -299,7 +299,7 @@ TEST_SUITE("datasets") {
     expect_one_line_error(base + "--max-docs 2", "no documents");
     expect_one_line_error(base + "--text " + tiny + " --nll-out x.csv", "must end in .npy");
     expect_one_line_error(base + "--text " + tiny + " --context 8", "--context and --stride go together");
-    expect_one_line_error(base + "--text " + tiny + " --context 8 --stride 9", "--stride must be in [1, --context]");
+    expect_one_line_error(base + "--text " + tiny + " --context 8 --stride 9", "--stride must be in [1, --context - 1]");
   }
 }
 

@@ -60,7 +60,7 @@ std::vector<int64_t> bundled_ids(int64_t n) {
 TEST_SUITE("strided") {
   TEST_CASE("windows score exactly what Hugging Face's guide scores") {
     for (auto [n, ctx, s] : std::vector<std::array<int64_t, 3>>{
-             {100, 16, 8}, {100, 16, 16}, {100, 16, 1}, {17, 16, 5}, {16, 16, 4}, {5, 16, 3}, {101, 32, 7}}) {
+             {100, 16, 8}, {100, 16, 15}, {100, 16, 1}, {17, 16, 5}, {16, 16, 4}, {5, 16, 3}, {101, 32, 7}}) {
       INFO(n << " " << ctx << " " << s);
       auto w = strided_windows(n, ctx, s);
       auto hf = hf_scored(n, ctx, s);
@@ -78,6 +78,7 @@ TEST_SUITE("strided") {
       CHECK(all == expect);  // every token 1..N-1 exactly once, in order
     }
     CHECK_THROWS_AS(strided_windows(10, 8, 9), Error);
+    CHECK_THROWS_AS(strided_windows(100, 16, 16), Error);  // disjoint windows: first tokens unscored
     CHECK_THROWS_AS(strided_windows(10, 1, 1), Error);
     CHECK_THROWS_AS(strided_windows(10, 8, 0), Error);
   }
@@ -111,9 +112,10 @@ TEST_SUITE("strided") {
       }
       INFO("policy " << (v ? "mask" : "dense") << " max |dNLL| " << max_diff);
       CHECK(max_diff < 1e-4);
-      // stride == context == N: one window, the plain parallel evaluation
+      // context == N: one window, the plain parallel evaluation
       StridedEvalOptions one = o;
-      one.context = one.stride = 70;
+      one.context = 70;
+      one.stride = 69;
       ParallelEvalOptions po;
       po.visibility = v;
       CHECK(evaluate_strided(m, ids, one).ppl == doctest::Approx(evaluate_parallel(m, ids, po).ppl).epsilon(1e-6));

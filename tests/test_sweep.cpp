@@ -103,7 +103,7 @@ TEST_SUITE("sweep") {
                          doctest::Contains("unknown key 'max_tokn'"), Error);
     // a manifest edited by hand no longer matches its ids
     nlohmann::json j = a.to_json();
-    j["units"][2]["config"] = "B_w32";
+    j["units"][2]["config"] = "B_w16";  // unit 2 is B_w32: another name, the old id
     CHECK_THROWS_WITH_AS(SweepManifest::from_json(j, "m.json"), doctest::Contains("inconsistent manifest"), Error);
     j = a.to_json();
     j["units"][3]["index"] = 7;
