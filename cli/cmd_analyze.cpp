@@ -168,7 +168,7 @@ void register_analyze(CLI::App& app) {
     prov.text_sha256 = text_sha;
     prov.config_hash = cfg.hash();
     write_head_statistics((fs::path(out) / "head_statistics.json").string(), r);
-    write_classifications((fs::path(out) / "head_classifications.json").string(), r.classes);
+    write_classifications((fs::path(out) / "head_classifications.json").string(), r.classes, r.groups);
     write_head_stats_h5((fs::path(out) / "head_stats.h5").string(), r, prov);
 
     std::printf("analysed   %lld tokens in %zu chunks, %.3f s (%.1f tokens/s)\n",

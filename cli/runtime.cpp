@@ -13,7 +13,7 @@
 namespace headscope::cli {
 
 void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required) {
-  auto* m = app->add_option("--model", o.model, "Hugging Face GPT-NeoX model directory");
+  auto* m = app->add_option("--model", o.model, "Hugging Face model directory (GPT-NeoX, Llama, Mistral, Qwen2, Qwen3)");
   if (model_required) m->required();
   app->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
@@ -51,6 +51,14 @@ std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions
                                  int64_t* total_tokens) {
   std::string text = load_text(o.text, parse_newlines(o.newlines));
   Tokenizer tok = Tokenizer::load(model_dir);
+  // Where the model and the tokenizer meet: an id the embedding has no row for is an error
+  // now, not an out-of-range index later.
+  const int64_t vocab = ModelConfig::load(model_dir).vocab_size;
+  if (tok.vocab_size() > vocab) {
+    const int64_t id = tok.vocab_size() - 1;
+    throw Error("tokenizer token " + std::to_string(id) + " ('" + tok.decode({id}) +
+                "') is beyond the model's vocab_size " + std::to_string(vocab));
+  }
   std::vector<int64_t> ids = tok.encode(text);
   if (total_tokens) *total_tokens = static_cast<int64_t>(ids.size());
   if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(o.max_tokens);

@@ -97,7 +97,12 @@ void SafeTensors::add_file(const std::string& file) {
   const uint8_t* base = mf->data() + 8 + hlen;
   const size_t data_size = size - 8 - hlen;
   for (auto& [name, info] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (info.is_object())
+        for (auto& [k, v] : info.items())
+          if (v.is_string()) metadata_[k] = v.get<std::string>();
+      continue;
+    }
     const std::string what = file + ": tensor '" + name + "'";
     require(info.is_object() && info.contains("dtype") && info.contains("shape") &&
                 info.contains("data_offsets"),
