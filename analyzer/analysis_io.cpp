@@ -174,6 +174,36 @@ void write_head_stats_h5_file(const std::string& tmp, const std::string& path,
         }
       write_dataset(f, "chunk_entropy", {C, L, H}, ce);
       write_dataset(f, "chunk_type_code", {C, L, H}, ct);
+      if (!r.groups.empty()) {
+        // GQA: per-query-head KV head, and [layers, kv_heads] group aggregates (kv_groups.h).
+        const hsize_t K = static_cast<hsize_t>(r.kv_heads);
+        require(r.groups.size() == L * K, "internal: KV-group aggregates are incomplete");
+        std::vector<int32_t> kvh(n);
+        for (size_t i = 0; i < n; ++i) kvh[i] = static_cast<int32_t>(r.classes[i].kv_head);
+        write_dataset(f, "kv_head", {L, H}, kvh);
+        auto group = [&](const std::string& name, auto get) {
+          std::vector<double> v(r.groups.size());
+          for (size_t i = 0; i < v.size(); ++i) v[i] = get(r.groups[i]);
+          write_dataset(f, name, {L, K}, v);
+        };
+        group("kv_mean_entropy", [](const KvGroup& g) { return g.stats.mean_entropy; });
+        group("kv_sink_ratio", [](const KvGroup& g) { return g.stats.sink; });
+        group("kv_local", [](const KvGroup& g) { return g.stats.local; });
+        group("kv_uniformity_score", [](const KvGroup& g) { return g.stats.uniformity; });
+        group("kv_confidence", [](const KvGroup& g) { return g.cls.confidence; });
+        group("kv_type_agreement", [](const KvGroup& g) { return g.type_agreement; });
+        group("kv_entropy_spread", [](const KvGroup& g) { return g.entropy_spread; });
+        group("kv_sink_spread", [](const KvGroup& g) { return g.sink_spread; });
+        std::vector<int32_t> gt(r.groups.size()), gw(r.groups.size()), gd(r.groups.size());
+        for (size_t i = 0; i < gt.size(); ++i) {
+          gt[i] = head_type_code(r.groups[i].cls.type);
+          gw[i] = static_cast<int32_t>(r.groups[i].cls.recommended_window);
+          gd[i] = static_cast<int32_t>(r.groups[i].distinct_types);
+        }
+        write_dataset(f, "kv_type_code", {L, K}, gt);
+        write_dataset(f, "kv_recommended_window", {L, K}, gw);
+        write_dataset(f, "kv_distinct_types", {L, K}, gd);
+      }
 
       std::string names;
       for (const auto& t : head_type_names()) names += (names.empty() ? "" : ",") + t;
@@ -186,6 +216,7 @@ void write_head_stats_h5_file(const std::string& tmp, const std::string& path,
       attr_str(f, "context", to_string(r.options.context));
       attr_int(f, "tokens_analysed", r.tokens);
       attr_int(f, "beyond_trained_context", r.beyond_trained_context ? 1 : 0);
+      if (!r.groups.empty()) attr_int(f, "num_kv_heads", r.kv_heads);
       attr_int(f, "chunk_size", r.options.chunk_size);
       attr_int(f, "chunks", static_cast<int64_t>(C));
       attr_int(f, "sink_size", r.options.stats.sink_size);

@@ -139,6 +139,7 @@ AnalysisResult analyze_heads(const Model& model, const std::vector<int64_t>& ids
   AnalysisResult r;
   r.layers = model.config().num_layers;
   r.heads = model.config().num_heads;
+  r.kv_heads = model.config().num_kv_heads;
   r.tokens = static_cast<int64_t>(ids.size());
   r.options = opt;
   const int64_t N = r.tokens, cs = opt.chunk_size, L = r.layers, H = r.heads;
@@ -275,6 +276,11 @@ void finalize_analysis(AnalysisResult& r) {
     }
     c.stability = double(agree) / double(C);
     r.classes[static_cast<size_t>(row)] = c;
+  }
+  r.groups.clear();
+  if (r.kv_heads > 0 && r.kv_heads < H) {
+    for (auto& c : r.classes) c.kv_head = c.head / (H / r.kv_heads);
+    r.groups = kv_group_aggregates(r.stats, r.classes, L, H, r.kv_heads, r.options.stats.sink_size, t);
   }
 }
 

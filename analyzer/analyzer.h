@@ -24,6 +24,7 @@
 #include "analyzer/classifier.h"
 #include "analyzer/head_classification.h"
 #include "analyzer/head_statistics.h"
+#include "analyzer/kv_groups.h"
 #include "model/model.h"
 
 namespace headscope {
@@ -54,11 +55,13 @@ struct ChunkValues {
 
 struct AnalysisResult {
   int64_t layers = 0, heads = 0, tokens = 0;
+  int64_t kv_heads = 0;  // GQA models: fewer than heads (then `groups` is filled); else == heads
   AnalysisOptions options;
   std::vector<ChunkValues> chunks;            // analysed chunks, in text order
   std::vector<HeadStatistics> stats;          // sorted by (layer, head)
   std::vector<HeadClassification> classes;    // with stability
   std::vector<std::vector<std::string>> chunk_types;  // [head][chunk] per-chunk type
+  std::vector<KvGroup> groups;                // GQA only: per (layer, KV head), kv_groups.h
   double seconds = 0;                         // wall time of the analysis
   // Longest forward pass (tokens) > the model's max_position_embeddings: positions past the
   // trained context were used (allowed, to study extrapolation; recorded in the outputs).

@@ -47,6 +47,7 @@ ojson classification_to_json(const HeadClassification& c) {
   j["use_full_cache"] = c.use_full_cache;
   j["compression_strategy"] = c.strategy;
   if (c.stability >= 0) j["stability"] = c.stability;
+  if (c.kv_head >= 0) j["kv_head"] = c.kv_head;
   return j;
 }
 
@@ -82,16 +83,41 @@ ojson classification_summary(const std::vector<HeadClassification>& heads) {
   return s;
 }
 
-std::string classifications_json(const std::vector<HeadClassification>& heads) {
+ojson kv_group_to_json(const KvGroup& g) {
+  ojson j;
+  j["layer_idx"] = g.layer;
+  j["kv_head"] = g.kv_head;
+  j["query_heads"] = g.query_heads;
+  j["group_type"] = g.cls.type;
+  j["confidence"] = g.cls.confidence;
+  j["recommended_window"] = g.cls.recommended_window;
+  j["distinct_types"] = g.distinct_types;
+  j["type_agreement"] = g.type_agreement;
+  j["entropy_spread"] = g.entropy_spread;
+  j["sink_spread"] = g.sink_spread;
+  j["mean_entropy"] = g.stats.mean_entropy;
+  j["sink_ratio"] = g.stats.sink;
+  j["local"] = g.stats.local;
+  j["uniformity_score"] = g.stats.uniformity;
+  return j;
+}
+
+std::string classifications_json(const std::vector<HeadClassification>& heads,
+                                 const std::vector<KvGroup>& groups) {
   ojson root;
   root["classifications"] = ojson::array();
   for (const auto& c : heads) root["classifications"].push_back(classification_to_json(c));
   root["summary"] = classification_summary(heads);
+  if (!groups.empty()) {
+    root["kv_groups"] = ojson::array();
+    for (const auto& g : groups) root["kv_groups"].push_back(kv_group_to_json(g));
+  }
   return root.dump(2) + "\n";
 }
 
-void write_classifications(const std::string& path, const std::vector<HeadClassification>& heads) {
-  write_file_atomic(path, classifications_json(heads));
+void write_classifications(const std::string& path, const std::vector<HeadClassification>& heads,
+                           const std::vector<KvGroup>& groups) {
+  write_file_atomic(path, classifications_json(heads, groups));
 }
 
 namespace {
@@ -179,6 +205,10 @@ ClassificationFile parse_classifications(const std::string& text, const std::str
     if (e.contains("stability") && !e["stability"].is_null()) {
       c.stability = get_number(e["stability"], "stability", where);
       require(c.stability >= 0 && c.stability <= 1, where + ": stability must lie in [0, 1]");
+    }
+    if (e.contains("kv_head") && !e["kv_head"].is_null()) {
+      c.kv_head = get_int(e["kv_head"], "kv_head", where);
+      require(c.kv_head >= 0, where + ": kv_head must be >= 0");
     }
     if (!complete) f.legacy_schema = true;
     require(seen.insert({c.layer, c.head}).second,

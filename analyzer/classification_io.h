@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "analyzer/head_classification.h"
+#include "analyzer/kv_groups.h"
 
 namespace headscope {
 
@@ -27,10 +28,16 @@ nlohmann::ordered_json classification_to_json(const HeadClassification& c);
 // The original's summary block: counts and percentages of every type and strategy, prunable,
 // limitable and sink heads.
 nlohmann::ordered_json classification_summary(const std::vector<HeadClassification>& heads);
-// The whole file as text (indent 2, like the original's json.dump).
-std::string classifications_json(const std::vector<HeadClassification>& heads);
+// One GQA group (analyzer/kv_groups.h) as a "kv_groups" entry.
+nlohmann::ordered_json kv_group_to_json(const KvGroup& g);
+// The whole file as text (indent 2, like the original's json.dump). GQA models add each head's
+// "kv_head" (in its entry) and a top-level "kv_groups" list; without groups the file is the
+// original's schema exactly.
+std::string classifications_json(const std::vector<HeadClassification>& heads,
+                                 const std::vector<KvGroup>& groups = {});
 // Writes it atomically.
-void write_classifications(const std::string& path, const std::vector<HeadClassification>& heads);
+void write_classifications(const std::string& path, const std::vector<HeadClassification>& heads,
+                           const std::vector<KvGroup>& groups = {});
 // Parses the text of a classification file (`what` names it in error messages).
 ClassificationFile parse_classifications(const std::string& text, const std::string& what);
 

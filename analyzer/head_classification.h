@@ -22,6 +22,7 @@ struct HeadClassification {
   bool use_full_cache = true;
   std::string strategy = "none";  // none, prune, window_only, sink_window, full
   double stability = -1;          // headscope extension; -1 = absent
+  int64_t kv_head = -1;           // GQA models: the KV head this query head reads; -1 = absent
 };
 
 struct ClassificationFile {

@@ -1,8 +1,11 @@
-// bench_forward: parallel forward speed of a GPT-NeoX model against a plain matmul measured in
-// the same run. Prints a table: tokens/s, achieved GFLOP/s (useful causal FLOPs) and the ratio
-// to the matmul rate.
+// bench_forward: parallel forward speed of a model (any supported architecture) against a plain
+// matmul measured in the same run. Prints a table: tokens/s, achieved GFLOP/s (useful causal
+// FLOPs, GQA-aware) and the ratio to the matmul rate.
 //   bench_forward [--model DIR] [--tokens 2048] [--device cpu|cuda] [--dtype f32|bf16|f16]
-//                 [--threads N] [--reps 5] [--query-block 256]
+//                 [--threads N] [--reps 5] [--query-block 256] [--random-llama DIR]
+// --random-llama DIR writes a Llama with SmolLM-135M's shape (30 layers, hidden 576, 9 query
+// heads over 3 KV heads, head_dim 64, intermediate 1536, vocab 49152, tied embeddings) and
+// seeded random weights into DIR (created; F32, ~540 MB) and benchmarks it.
 #include <CLI/CLI.hpp>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -12,7 +15,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "common/blas_info.h"
 #include "common/cpu_runtime.h"
@@ -23,6 +31,53 @@
 
 using namespace headscope;
 using Clock = std::chrono::steady_clock;
+
+// SmolLM-135M's shape with seeded random weights (std 0.02, norms 1), written as config.json +
+// model.safetensors into dir.
+static void write_random_llama(const std::string& dir) {
+  const int64_t L = 30, d = 576, H = 9, KV = 3, D = 64, I = 1536, V = 49152;
+  std::filesystem::create_directories(dir);
+  nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+                        {"hidden_size", d}, {"intermediate_size", I}, {"num_attention_heads", H},
+                        {"num_key_value_heads", KV}, {"head_dim", D}, {"num_hidden_layers", L},
+                        {"vocab_size", V}, {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0},
+                        {"max_position_embeddings", 8192}, {"hidden_act", "silu"},
+                        {"tie_word_embeddings", true}};
+  std::ofstream(dir + "/config.json") << cfg.dump(2);
+  at::manual_seed(0);
+  std::map<std::string, at::Tensor> w;
+  auto rnd = [](std::vector<int64_t> s) { return at::randn(s) * 0.02; };
+  w["model.embed_tokens.weight"] = rnd({V, d});
+  w["model.norm.weight"] = at::ones({d});
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    w[p + "input_layernorm.weight"] = at::ones({d});
+    w[p + "post_attention_layernorm.weight"] = at::ones({d});
+    w[p + "self_attn.q_proj.weight"] = rnd({H * D, d});
+    w[p + "self_attn.k_proj.weight"] = rnd({KV * D, d});
+    w[p + "self_attn.v_proj.weight"] = rnd({KV * D, d});
+    w[p + "self_attn.o_proj.weight"] = rnd({d, H * D});
+    w[p + "mlp.gate_proj.weight"] = rnd({I, d});
+    w[p + "mlp.up_proj.weight"] = rnd({I, d});
+    w[p + "mlp.down_proj.weight"] = rnd({d, I});
+  }
+  nlohmann::json header = nlohmann::json::object();
+  uint64_t off = 0;
+  for (auto& [name, t] : w) {
+    const uint64_t nb = uint64_t(t.numel()) * 4;
+    header[name] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {off, off + nb}}};
+    off += nb;
+  }
+  const std::string h = header.dump();
+  const uint64_t n = h.size();
+  std::ofstream f(dir + "/model.safetensors", std::ios::binary);
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(h.data(), std::streamsize(h.size()));
+  for (auto& [name, t] : w) {
+    at::Tensor c = t.contiguous();
+    f.write(static_cast<const char*>(c.data_ptr()), std::streamsize(c.numel() * 4));
+  }
+}
 
 static void sync(at::Device d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();  // forces a sync
@@ -36,7 +91,7 @@ int main(int argc, char** argv) try {
   int64_t qblock = 256;
   CLI::App app{"bench_forward: parallel forward speed (tokens/s, GFLOP/s) against a plain matmul "
                "measured in the same run"};
-  app.add_option("--model", model_dir, "GPT-NeoX model directory")->capture_default_str();
+  app.add_option("--model", model_dir, "model directory (any supported architecture)")->capture_default_str();
   app.add_option("--tokens", T, "tokens per forward")->check(CLI::Range(int64_t(1), int64_t(1) << 20))
       ->capture_default_str();
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
@@ -49,7 +104,14 @@ int main(int argc, char** argv) try {
       ->capture_default_str();
   app.add_option("--query-block", qblock, "queries per attention block")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
+  std::string random_llama;
+  app.add_option("--random-llama", random_llama,
+                 "write a SmolLM-135M-shaped Llama with seeded random weights into DIR and benchmark it");
   CLI11_PARSE(app, argc, argv);
+  if (!random_llama.empty()) {
+    write_random_llama(random_llama);
+    model_dir = random_llama;
+  }
   require(device != "cuda" || at::hasCUDA(), "--device cuda: no CUDA in this build or no GPU");
   require(device == "cuda" || dtype == "f32", "--dtype " + dtype + " is only supported with --device cuda");
   configure_cpu_runtime(checked_thread_count(threads));
@@ -59,10 +121,14 @@ int main(int argc, char** argv) try {
   Model m = Model::load(model_dir, dev, dt);
   const auto& c = m.config();
   const double d = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, L = c.num_layers;
+  const double qd = double(c.num_heads * c.head_dim()), kvd = double(c.num_kv_heads * c.head_dim());
 
-  // Useful FLOPs of one causal forward over T tokens (+ logits for all positions).
-  const double linear = 2.0 * T * (L * (4 * d * d + 2 * d * I) + V * d);
-  const double attn = L * 2.0 * 2.0 * d * (double(T) * (T + 1) / 2.0);
+  // Useful FLOPs of one causal forward over T tokens (+ logits for all positions): q, k, v and
+  // output projections (GQA: k and v have KV heads), the MLP (two matrices, three for SwiGLU),
+  // and QK^T + PV over the causal triangle for every query head.
+  const double mlp_mats = c.mlp == MlpKind::SwiGLU ? 3.0 : 2.0;
+  const double linear = 2.0 * T * (L * (d * qd + 2 * d * kvd + qd * d + mlp_mats * d * I) + V * d);
+  const double attn = L * 2.0 * 2.0 * qd * (double(T) * (T + 1) / 2.0);
   const double flops = linear + attn;
 
   at::Tensor ids = at::randint(0, c.vocab_size, {T}, at::TensorOptions().dtype(at::kLong));

@@ -32,6 +32,8 @@ struct AblateArgs {
   int64_t query_block = 0;
   bool no_progress = false;
   bool wait = false;
+  bool per_query_head = false;
+  std::string kv_group_rule = "max";
 };
 
 // configs/ablation.toml relative to the working directory, else the copy in the source tree.
@@ -67,6 +69,13 @@ void register_ablate(CLI::App& app) {
   sub->add_flag("--no-progress", args->no_progress, "no progress bar");
   sub->add_flag("--wait", args->wait,
                 "if another headscope is writing to --out, wait for it (default: fail at once)");
+  sub->add_option("--kv-group-rule", args->kv_group_rule,
+                  "GQA models: how a KV head's query-head windows become one (max: the most "
+                  "demanding head decides; min: the least)")
+      ->check(CLI::IsMember({"max", "min"}))->capture_default_str();
+  sub->add_flag("--per-query-head", args->per_query_head,
+                "GQA models, research mode: evaluate per-query-head policies in the mask engine "
+                "(results cannot be realised by a real KV cache and are flagged so)");
   sub->callback([args, cfg_opt]() {
     // Everything that can be checked without the model is checked first.
     AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
@@ -135,6 +144,15 @@ void register_ablate(CLI::App& app) {
     opt.query_block = args->query_block;
     opt.progress = !args->no_progress;
     opt.log = stdout;
+    opt.kv.per_query_head = args->per_query_head;
+    opt.kv.group_rule = parse_group_rule(args->kv_group_rule);
+    if (model.config().gqa())
+      std::printf("kv heads   %lld query heads over %lld KV heads: %s\n\n",
+                  (long long)model.config().num_heads, (long long)model.config().num_kv_heads,
+                  args->per_query_head
+                      ? "per-query-head policies (research mode: NOT realisable in a real KV cache)"
+                      : (std::string("one policy per KV head, rule '") + args->kv_group_rule +
+                         "' (what a real cache can do)").c_str());
     AblationRunStats st =
         run_ablation(model, ids, plan, args->classifications.empty() ? nullptr : &cls, file, opt);
     std::printf("\n%d configuration(s) evaluated, %d resumed from %s, %.1f s\n\n", st.evaluated,

@@ -268,7 +268,7 @@ void register_analyze(CLI::App& app) {
     staged.emplace_back((fs::path(out) / "head_classifications.json").string());
     staged.emplace_back((fs::path(out) / "head_stats.h5").string());
     staged[0].write(head_statistics_json(r));
-    staged[1].write(classifications_json(r.classes));
+    staged[1].write(classifications_json(r.classes, r.groups));
     const std::string h5_path = staged[2].target().requested;
     staged[2].write_with([&](const std::string& tmp) { write_head_stats_h5_file(tmp, h5_path, r, prov); });
     publish_all(staged);

@@ -15,7 +15,7 @@
 namespace headscope::cli {
 
 void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required) {
-  auto* m = app->add_option("--model", o.model, "Hugging Face GPT-NeoX model directory");
+  auto* m = app->add_option("--model", o.model, "Hugging Face model directory (GPT-NeoX, Llama, Mistral, Qwen2, Qwen3)");
   if (model_required) m->required();
   app->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
@@ -143,6 +143,14 @@ TokenLoad load_tokens_with(const Tokenizer& tok, const TextOptions& o, int64_t m
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,
                                  int64_t* total_tokens) {
   Tokenizer tok = Tokenizer::load(model_dir);
+  // Where the model and the tokenizer meet: an id the embedding has no row for is an error
+  // now, not an out-of-range index later.
+  const int64_t vocab = ModelConfig::load(model_dir).vocab_size;
+  if (tok.vocab_size() > vocab) {
+    const int64_t id = tok.vocab_size() - 1;
+    throw Error("tokenizer token " + std::to_string(id) + " ('" + tok.decode({id}) +
+                "') is beyond the model's vocab_size " + std::to_string(vocab));
+  }
   TokenLoad r = load_tokens_with(tok, o, 2);
   std::printf("special    %s\n", r.special_description.c_str());
   if (!r.whole_text)

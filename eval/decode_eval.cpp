@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #if defined(HEADSCOPE_CUDA)
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -75,57 +76,66 @@ void reset_peak_memory(at::Device device) {
 
 namespace {
 
-// cos/sin tables of the model's partial rotary embedding for positions [0, P), computed exactly
-// as Model::rotate does, so rotating by a table row equals model.rotate at that position.
-class Rotary {
+// cos/sin tables of the model's rotary module (model/rotary.h) for positions [0, P), so rotating
+// by a table row equals model.rotate at that position.
+class RotaryTable {
  public:
-  Rotary(const Model& m, int64_t P) : dtype_(m.dtype()) {
-    const auto& c = m.config();
-    rd_ = c.rotary_ndims();
-    D_ = c.head_dim();
-    at::Tensor inv = 1.0 / at::pow(c.rotary_base,
-                                   at::arange(0, rd_, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
-                                       double(rd_));
-    inv = inv.to(m.device());
-    at::Tensor pos = at::arange(std::max<int64_t>(P, 1), at::TensorOptions().dtype(at::kLong))
-                         .to(m.device(), at::kFloat);
-    at::Tensor freqs = at::outer(pos, inv);
-    at::Tensor emb = at::cat({freqs, freqs}, -1);
-    cos_ = emb.cos().to(dtype_);
-    sin_ = emb.sin().to(dtype_);
+  RotaryTable(const Model& m, int64_t P) : rot_(m.rotary()) {
+    at::Tensor pos = at::arange(std::max<int64_t>(P, 1), at::TensorOptions().dtype(at::kLong));
+    std::tie(cos_, sin_) = rot_.tables(pos, m.dtype());
   }
   // Rows for positions [p, p + n): [n, rd].
   at::Tensor cos(int64_t p, int64_t n = 1) const { return cos_.narrow(0, p, n); }
   at::Tensor sin(int64_t p, int64_t n = 1) const { return sin_.narrow(0, p, n); }
-  // Per-head single positions (pos [H] int64 on device): [H, 1, rd].
+  // Per-KV-head single positions (pos [KV] int64 on device): [KV, 1, rd].
   at::Tensor cos_at(const at::Tensor& pos) const { return cos_.index_select(0, pos).unsqueeze(1); }
   at::Tensor sin_at(const at::Tensor& pos) const { return sin_.index_select(0, pos).unsqueeze(1); }
-  // x [..., T, D] rotated with cos/sin broadcastable to [..., T, rd].
   at::Tensor apply(const at::Tensor& x, const at::Tensor& c, const at::Tensor& s) const {
-    if (rd_ == 0) return x;
-    at::Tensor xr = x.narrow(-1, 0, rd_);
-    at::Tensor x1 = xr.narrow(-1, 0, rd_ / 2), x2 = xr.narrow(-1, rd_ / 2, rd_ / 2);
-    at::Tensor rot = at::cat({-x2, x1}, -1);
-    at::Tensor out = xr * c + rot * s;
-    if (rd_ == D_) return out;
-    return at::cat({out, x.narrow(-1, rd_, D_ - rd_)}, -1);
+    return rot_.apply(x, c, s);
   }
 
  private:
-  at::ScalarType dtype_;
-  int64_t rd_ = 0, D_ = 0;
+  const Rotary& rot_;
   at::Tensor cos_, sin_;
 };
 
-// One query per head over the cached keys/values; mask [H, 1, L] (true = valid) when heads differ
-// in length. Softmax in float32, as transformers' eager attention.
+// One query per query head, q [H, 1, D], over the cached keys/values [KV, L, D]; the G = H / KV
+// query heads of a KV head are stacked as rows [KV, G, D] (no copies of the cache). mask
+// [KV, 1, L] (true = visible) when heads differ in length or a native window hides entries.
+// Softmax in float32, as transformers' eager attention.
 at::Tensor cache_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                            const at::Tensor& mask) {
-  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat).mul_(scale);
+  const int64_t H = q.size(0), KV = k.size(0), D = q.size(-1);
+  const double scale = 1.0 / std::sqrt(double(D));
+  at::Tensor qg = q.reshape({KV, H / KV, D});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).to(at::kFloat).mul_(scale);
   if (mask.defined()) scores.masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
   at::Tensor probs = softmax_lastdim_(scores);
-  return at::matmul(probs.to(v.scalar_type()), v);
+  return at::matmul(probs.to(v.scalar_type()), v).view({H, 1, D});
+}
+
+// Native sliding window of the model (query at text position t sees a cached entry at text
+// position p iff t - p < W), as a mask [KV, 1, L] over the cache's slots, combined with the
+// valid-slot mask when given; undefined when nothing is hidden.
+at::Tensor native_window_mask(const KVCache& cache, int64_t l, int64_t t, int64_t W,
+                              const at::Tensor& valid, at::Device dev) {
+  const int64_t KV = cache.heads(), L = cache.max_length(l);
+  if (W <= 0 || t < W) return valid;
+  at::Tensor m = at::zeros({KV, 1, L}, at::TensorOptions().dtype(at::kBool));
+  bool any_hidden = false;
+  auto acc = m.accessor<bool, 3>();
+  for (int64_t h = 0; h < KV; ++h) {
+    const auto& pos = cache.positions(l, h);
+    for (size_t i = 0; i < pos.size(); ++i) {
+      const bool vis = t - pos[i] < W;
+      acc[h][0][int64_t(i)] = vis;
+      any_hidden |= !vis;
+    }
+    if (int64_t(pos.size()) < L) any_hidden = true;
+  }
+  if (!any_hidden) return valid;
+  m = m.to(dev);
+  return valid.defined() ? at::logical_and(m, valid) : m;
 }
 
 }  // namespace
@@ -140,8 +150,9 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
   const PositionMode mode = opt.positions;
   KVCache cache = KVCache::for_model(model, mode == PositionMode::Shifted);
   if (opt.compressor) opt.compressor->check(cache);
-  Rotary rot(model, N + 1);
+  RotaryTable rot(model, N + 1);
   at::Tensor ids_dev = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(dev);
+  const int64_t H = model.config().num_heads, KV = model.config().num_kv_heads, G = H / KV;
 
   reset_peak_memory(dev);
   const MemoryUsage mem0 = memory_usage(dev);
@@ -169,16 +180,16 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
           q = rot.apply(x.q, rot.cos(L - 1), rot.sin(L - 1));
         } else {
           at::Tensor len = cache.lengths_tensor(l).to(dev);
-          at::Tensor qp = len - 1;
-          q = rot.apply(x.q, rot.cos_at(qp), rot.sin_at(qp));
+          at::Tensor qp = len - 1;  // per KV head; its query heads share it
+          const int64_t D = x.q.size(-1);
+          q = rot.apply(x.q.reshape({KV, G, D}), rot.cos_at(qp), rot.sin_at(qp)).view({H, 1, D});
           mask = (at::arange(L, lopt).to(dev).view({1, 1, L}) < len.view({-1, 1, 1}));
         }
       } else {
         const int64_t p = mode == PositionMode::True ? t : p_cache;
-        const int64_t H = x.q.size(0);
         at::Tensor qk = rot.apply(at::cat({x.q, x.k}, 0), rot.cos(p), rot.sin(p));
         q = qk.narrow(0, 0, H);
-        cache.append(l, qk.narrow(0, H, H), x.v, t);
+        cache.append(l, qk.narrow(0, H, KV), x.v, t);
         keys = cache.keys(l);
         if (!cache.uniform(l)) {
           const int64_t L = cache.max_length(l);
@@ -186,6 +197,7 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
           mask = (at::arange(L, lopt).to(dev).view({1, 1, L}) < len.view({-1, 1, 1}));
         }
       }
+      mask = native_window_mask(cache, l, t, model.config().native_window(l), mask, dev);
       return cache_attention(q, keys, cache.values(l), mask);
     };
     at::Tensor hidden = model.forward_hidden(ids_dev.narrow(0, t, 1), attend);

@@ -7,6 +7,11 @@
 // its own entries plus the new one), then the step's logits score token t+1; finally the
 // compressor runs with next_pos = t+1. The timings are per step (compression included).
 //
+// GQA: the cache holds KV heads (sized, stored and evicted per KV head, so compressors rank
+// and evict per KV head); the query heads of a group read their KV head's entries without
+// copies. A model's native sliding window (Mistral) hides cached entries whose text position
+// is W or more behind the query, on top of whatever the compressor kept.
+//
 // Position conventions (printed with every result):
 //  - true:    q and k of token t are rotated at t, its position in the text; cached keys keep
 //             their rotation. With window_policy this equals the parallel mask engine.

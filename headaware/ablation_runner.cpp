@@ -200,10 +200,25 @@ int64_t auto_query_block(int64_t tokens, bool cuda) {
 
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
-                               int64_t query_block) {
+                               int64_t query_block, const KvPolicyOptions& kv) {
   const auto& c = model.config();
   const int64_t T = static_cast<int64_t>(ids.size());
   Visibility vis = cfg.build(c.num_layers, c.num_heads, cls);
+  nlohmann::json kv_info = nullptr;
+  if (c.gqa()) {
+    if (kv.per_query_head) {
+      kv_info = {{"policy", "per_query_head"},
+                 {"realisable", false},
+                 {"disagreeing_groups", disagreeing_groups(vis, c.num_kv_heads)},
+                 {"note", "query heads of one KV head see different keys: no real KV cache can do this"}};
+    } else {
+      kv_info = {{"policy", "per_kv_head"},
+                 {"realisable", true},
+                 {"group_rule", to_string(kv.group_rule)},
+                 {"disagreeing_groups", disagreeing_groups(vis, c.num_kv_heads)}};
+      vis = kv_head_policy(vis, c.num_kv_heads, kv.group_rule);
+    }
+  }
   ParallelEvalOptions po;
   po.visibility = &vis;
   po.query_block = query_block > 0 ? query_block : auto_query_block(T, model.device().is_cuda());
@@ -218,6 +233,7 @@ AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& i
   rec.tokens_per_s = r.tokens_per_s;
   rec.wall_s = r.wall_s;
   rec.params = cfg.params();
+  if (!kv_info.is_null()) rec.params["kv_heads"] = kv_info;
   return rec;
 }
 
@@ -278,7 +294,7 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
         bar.emplace(label, 1);
         bar->update(0);
       }
-      rec = evaluate_config(model, ids, cfg, cls, opt.query_block);
+      rec = evaluate_config(model, ids, cfg, cls, opt.query_block, opt.kv);
       if (bar) bar->finish();
     }
     if (at >= 0) {

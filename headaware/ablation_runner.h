@@ -23,6 +23,7 @@
 
 #include "analyzer/head_classification.h"
 #include "headaware/ablation_config.h"
+#include "headaware/kv_group_policy.h"
 #include "model/model.h"
 
 namespace headscope {
@@ -75,9 +76,20 @@ struct AblationFile {
 // Throws Error if it exists but belongs to another run or is not an ablation results file.
 AblationFile open_ablation_file(const std::string& path, const AblationIdentity& id);
 
+// GQA (model/model.h): how head-aware policies meet KV heads. By default every builder's
+// per-query-head policy is reduced to one entry per (layer, KV head) by `group_rule`
+// (headaware/kv_group_policy.h) — exactly what a real cache can do. per_query_head evaluates
+// the query-head policies as they are (mask engine only): research results that no real cache
+// can realise, flagged as such in every record's params. Multi-head models: no difference.
+struct KvPolicyOptions {
+  bool per_query_head = false;
+  GroupRule group_rule = GroupRule::Max;
+};
+
 struct AblationRunOptions {
   std::string out_path;      // rewritten after every configuration (empty: not saved)
   int64_t query_block = 0;   // 0: auto_query_block
+  KvPolicyOptions kv;
   bool progress = true;      // progress bar on stderr (when it is a terminal)
   std::FILE* log = nullptr;  // one line per configuration (null: quiet)
 };
@@ -94,7 +106,7 @@ int64_t auto_query_block(int64_t tokens, bool cuda);
 // Evaluates one configuration (no file I/O).
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
-                               int64_t query_block = 0);
+                               int64_t query_block = 0, const KvPolicyOptions& kv = {});
 DenseRecord evaluate_dense(const Model& model, const std::vector<int64_t>& ids,
                            int64_t query_block = 0);
 

@@ -25,7 +25,7 @@ KVCache::KVCache(int64_t layers, int64_t heads, int64_t head_dim, at::Device dev
 
 KVCache KVCache::for_model(const Model& model, bool unrotated_keys) {
   const auto& c = model.config();
-  return KVCache(c.num_layers, c.num_heads, c.head_dim(), model.device(), model.dtype(),
+  return KVCache(c.num_layers, c.num_kv_heads, c.head_dim(), model.device(), model.dtype(),
                  unrotated_keys);
 }
 

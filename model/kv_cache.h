@@ -31,7 +31,8 @@ class KVCache {
  public:
   KVCache(int64_t layers, int64_t heads, int64_t head_dim, at::Device device,
           at::ScalarType dtype, bool unrotated_keys = false, int64_t min_capacity = 16);
-  // A cache shaped for `model` (its layers, heads, head size, device and dtype).
+  // A cache shaped for `model`: its layers, KV heads (GQA: fewer than query heads), head size,
+  // device and dtype.
   static KVCache for_model(const Model& model, bool unrotated_keys = false);
 
   int64_t layers() const { return layers_; }

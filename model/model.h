@@ -1,7 +1,13 @@
-// GPT-NeoX (Pythia) forward pass in ATen. The model owns weights and exposes the layer building
-// blocks; *how* a layer attends is supplied by the caller as an AttentionFn, so one layer
-// implementation serves the parallel forward (model/parallel_attention.h, masks + observers)
-// and the token-by-token decoder over a real KV cache (eval/, compress/).
+// Decoder-only transformer forward pass in ATen for every supported architecture
+// (model/arch/architecture.h): shared building blocks — norm (LayerNorm with bias / RMSNorm),
+// MLP (GELU / SwiGLU), residual (parallel / sequential), fused q|k|v projection (split once at
+// load), optional per-head q/k RMSNorm, one rotary module (model/rotary.h) — over weights in one
+// layout (model/weights.h). *How* a layer attends is supplied by the caller as an AttentionFn,
+// so one layer implementation serves the parallel forward (model/parallel_attention.h, masks +
+// observers) and the token-by-token decoder over a real KV cache (eval/, compress/).
+//
+// GQA: q has num_heads query heads, k and v num_kv_heads KV heads; query head h reads KV head
+// h / (num_heads / num_kv_heads), as transformers' repeat_kv.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -10,17 +16,12 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/rotary.h"
+#include "model/weights.h"
 
 namespace headscope {
 
-struct LayerWeights {
-  at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;
-  at::Tensor qkv_w, qkv_b;      // [3*hidden, hidden]: rows ordered [head][q|k|v][head_dim]
-  at::Tensor dense_w, dense_b;  // attention output projection
-  at::Tensor fc_in_w, fc_in_b, fc_out_w, fc_out_b;
-};
-
-// q, k, v of one layer for T tokens, each [H, T, Dh], *not* rotated.
+// q [H, T, Dh], k and v [KV, T, Dh] of one layer for T tokens, *not* rotated (after q/k norm).
 struct QKV {
   at::Tensor q, k, v;
 };
@@ -36,28 +37,33 @@ struct TokenScores {
 
 class Model {
  public:
-  // Loads config.json + safetensors from `dir`, checks every tensor's shape, converts to
-  // `dtype` on `device`. Throws Error with a one-line reason.
+  // Loads config.json + safetensors from `dir`, checks every tensor's shape and finiteness,
+  // converts to `dtype` on `device`. Throws Error with a one-line reason.
   static Model load(const std::string& dir, at::Device device = at::kCPU,
-                        at::ScalarType dtype = at::kFloat);
+                    at::ScalarType dtype = at::kFloat);
 
   const ModelConfig& config() const { return cfg_; }
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   const std::string& dir() const { return dir_; }
-  const LayerWeights& layer(int64_t l) const { return layers_[static_cast<size_t>(l)]; }
+  const LayerWeights& layer(int64_t l) const { return w_.layers[static_cast<size_t>(l)]; }
+  const Rotary& rotary() const { return rotary_; }
   int64_t num_parameters() const;
 
   // Building blocks. x: [T, hidden] in the model dtype on the model device.
   at::Tensor embed(const at::Tensor& ids) const;  // ids [T] int64 (any device)
-  QKV qkv(int64_t layer, const at::Tensor& x_ln1) const;
-  // Partial rotary embedding (rotate-half) of x [H, T, Dh] at `positions` [T] int64.
-  at::Tensor rotate(const at::Tensor& x, const at::Tensor& positions) const;
+  QKV qkv(int64_t layer, const at::Tensor& x_norm1) const;
+  // Rotary embedding of x [heads, T, Dh] at `positions` [T] int64 (model/rotary.h).
+  at::Tensor rotate(const at::Tensor& x, const at::Tensor& positions) const {
+    return rotary_.rotate(x, positions);
+  }
   at::Tensor attn_out(int64_t layer, const at::Tensor& ctx) const;  // ctx [H,T,Dh] -> [T,hidden]
-  at::Tensor mlp(int64_t layer, const at::Tensor& x_ln2) const;
-  // One transformer layer (LayerNorms, attention via `attend`, MLP, residual).
+  at::Tensor mlp(int64_t layer, const at::Tensor& x_norm2) const;
+  // The architecture's norm (LayerNorm with bias or RMSNorm) of x [.., n] with weight w [n].
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  // One transformer layer (norms, attention via `attend`, MLP, residual).
   at::Tensor layer_forward(int64_t layer, const at::Tensor& x, const AttentionFn& attend) const;
-  // Embeddings, all layers, final LayerNorm: returns [T, hidden].
+  // Embeddings, all layers, final norm: returns [T, hidden].
   at::Tensor forward_hidden(const at::Tensor& ids, const AttentionFn& attend) const;
   // Unembedding of final hidden states: [T, V] float32.
   at::Tensor logits(const at::Tensor& hidden) const;
@@ -69,9 +75,8 @@ class Model {
   std::string dir_;
   at::Device device_ = at::kCPU;
   at::ScalarType dtype_ = at::kFloat;
-  at::Tensor embed_in_, final_ln_w_, final_ln_b_, embed_out_;
-  at::Tensor inv_freq_;  // [rotary_ndims/2] float32 on device
-  std::vector<LayerWeights> layers_;
+  ModelWeights w_;
+  Rotary rotary_;
 };
 
 }  // namespace headscope

@@ -12,6 +12,11 @@
 
 namespace headscope {
 
+// GQA: q has H query heads, k/v KV heads; every KV head is shared by its H / KV query heads
+// without copies (queries of a group are stacked as rows). The visibility has one entry per
+// query head (research mode) or per KV head (what a real cache can do; each query head
+// inherits its KV head's entry). A model's native sliding window applies on top of it.
+// Observers see per-query-head probabilities [H, nq, nk].
 struct ParallelAttentionOptions {
   const Visibility* visibility = nullptr;  // null: full causal
   at::Tensor positions;                    // [T] int64 rotary positions; undefined: 0..T-1
@@ -26,6 +31,7 @@ AttentionFn parallel_attention(const Model& model, const ParallelAttentionOption
 // Debian's libtorch), at::softmax elsewhere. Returns the probabilities (x itself on CPU).
 at::Tensor softmax_lastdim_(at::Tensor& x);
 
+// q [H, nq, D]; k, v [KV, nk, D] with KV dividing H (GQA; KV == H for multi-head).
 // Scaled dot-product attention with an additive float32 bias [H or 1, nq, nk] (0 visible,
 // -inf hidden); softmax in float32. If probs_out is non-null it receives the probabilities.
 at::Tensor biased_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

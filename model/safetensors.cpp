@@ -115,7 +115,12 @@ std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, co
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) of non-empty tensors
   std::vector<std::string> range_names;
   for (auto& [name, info] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (info.is_object())
+        for (auto& [k, v] : info.items())
+          if (v.is_string()) metadata_[k] = v.get<std::string>();
+      continue;
+    }
     const std::string what = file + ": tensor '" + name + "'";
     require(info.is_object() && info.contains("dtype") && info.contains("shape") &&
                 info.contains("data_offsets"),

@@ -37,11 +37,15 @@ class SafeTensors {
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const StTensorView& get(const std::string& name) const;  // throws Error if absent
   const std::map<std::string, StTensorView>& tensors() const { return tensors_; }
+  // String entries of every file's "__metadata__" (e.g. transformers' tied-weight alias
+  // "model.embed_tokens.weight": "lm_head.weight"); non-string values are skipped.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
   void add_file(const std::string& file);
   std::vector<std::shared_ptr<MappedFile>> files_;
   std::map<std::string, StTensorView> tensors_;
+  std::map<std::string, std::string> metadata_;
 };
 
 size_t st_dtype_size(StDtype d);
