@@ -35,7 +35,8 @@ Method make_method(const std::string& method, const CompressorOptions& copt, con
   return m;
 }
 
-std::string label(const EvalResult& r) {
+std::string label(const PrefillResult& pr) {
+  const EvalResult& r = pr.eval;
   std::string s = r.method + "(";
   bool first = true;
   std::function<void(const nlohmann::json&, const std::string&)> add = [&](const nlohmann::json& j,
@@ -52,30 +53,28 @@ std::string label(const EvalResult& r) {
       first = false;
     }
   };
-  add(r.extra["compressor"], "");
+  add(pr.compressor, "");
   return r.method == "dense" ? "dense" : s + ")";
 }
 
-void print_one(const EvalResult& r) {
-  const int64_t N = r.extra["context_tokens"].get<int64_t>();
-  std::printf("method     %s\n", label(r).c_str());
+void print_one(const PrefillResult& pr) {
+  const EvalResult& r = pr.eval;
+  const int64_t N = pr.context_tokens;
+  std::printf("method     %s\n", label(pr).c_str());
   std::printf("protocol   prefill (context of %lld tokens prefilled in parallel and compressed once, "
               "then scored token by token)\n", (long long)N);
   std::printf("positions  true (each token rotated at its position in the text; cached keys keep theirs)\n");
   std::printf("tokens     %lld (context %lld, %lld predictions)\n", (long long)r.tokens, (long long)N,
-              (long long)r.extra["predictions"].get<int64_t>());
+              (long long)pr.predictions);
   std::printf("kept       %lld of %lld context entries (compression %.4f; per layer:",
-              (long long)r.extra["kept_entries"].get<int64_t>(),
-              (long long)r.extra["context_entries"].get<int64_t>(),
-              r.extra["achieved_compression_ratio"].get<double>());
-  for (auto& v : r.extra["kept_per_layer"]) std::printf(" %s", v.dump().c_str());
+              (long long)pr.kept_entries, (long long)pr.context_entries, pr.achieved_compression_ratio());
+  for (int64_t v : pr.kept_per_layer) std::printf(" %lld", (long long)v);
   std::printf(")\n");
   std::printf("ppl        %.4f\n", r.ppl);
   std::printf("accuracy   %.4f\n", r.accuracy);
-  std::printf("prefill    %.3f s (compression included)\n", r.extra["prefill_s"].get<double>());
-  std::printf("scoring    %.3f s, %.1f tokens/s\n", r.extra["scoring_s"].get<double>(), r.tokens_per_s);
-  const int64_t rss = r.extra["rss_peak_bytes"].get<int64_t>();
-  if (rss >= 0) std::printf("peak mem   %.1f MiB (RSS)\n", mib(rss));
+  std::printf("prefill    %.3f s (compression included)\n", pr.prefill_s);
+  std::printf("scoring    %.3f s, %.1f tokens/s\n", pr.scoring_s, r.tokens_per_s);
+  if (pr.rss_peak_bytes >= 0) std::printf("peak mem   %.1f MiB (RSS)\n", mib(pr.rss_peak_bytes));
 }
 
 }  // namespace
@@ -133,7 +132,7 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
   nlohmann::json j = {{"model", rt.model}, {"text", text.text}, {"newlines", text.newlines},
                       {"device", describe_device(rt)}, {"protocol", "prefill"},
                       {"context_tokens", a.context_tokens}};
-  std::vector<EvalResult> rs;
+  std::vector<PrefillResult> rs;
   for (const auto& m : methods) {
     PrefillArgs b = a;
     if (compare_all && m == "dense") b.ratio_given = false;
@@ -151,13 +150,12 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
   } else {
     std::printf("protocol   prefill (context %lld tokens compressed once at ratio %g, %lld predictions)\n\n",
                 (long long)a.context_tokens, a.press.compression_ratio,
-                (long long)rs[0].extra["predictions"].get<int64_t>());
+                (long long)rs[0].predictions);
     std::printf("%-58s %9s %7s %8s %10s %11s\n", "method", "PPL", "acc", "kept", "prefill s", "scoring t/s");
     j["results"] = nlohmann::json::array();
     for (const auto& r : rs) {
-      std::printf("%-58s %9.4f %6.2f%% %8lld %10.3f %11.1f\n", label(r).c_str(), r.ppl, 100.0 * r.accuracy,
-                  (long long)r.extra["kept_entries"].get<int64_t>(), r.extra["prefill_s"].get<double>(),
-                  r.tokens_per_s);
+      std::printf("%-58s %9.4f %6.2f%% %8lld %10.3f %11.1f\n", label(r).c_str(), r.eval.ppl,
+                  100.0 * r.eval.accuracy, (long long)r.kept_entries, r.prefill_s, r.eval.tokens_per_s);
       j["results"].push_back(r.to_json());
     }
   }

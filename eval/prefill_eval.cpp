@@ -55,8 +55,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-EvalResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
-                            const PrefillEvalOptions& opt) {
+nlohmann::json PrefillResult::to_json(bool with_nll) const {
+  nlohmann::json j = {{"method", eval.method},
+                      {"protocol", "prefill"},
+                      {"positions", eval.positions},
+                      {"tokens", eval.tokens},
+                      {"context_tokens", context_tokens},
+                      {"predictions", predictions},
+                      {"mean_nll", eval.mean_nll},
+                      {"perplexity", eval.ppl},
+                      {"accuracy", eval.accuracy},
+                      {"wall_s", eval.wall_s},
+                      {"tokens_per_s", eval.tokens_per_s},
+                      {"prefill_s", prefill_s},
+                      {"scoring_s", scoring_s},
+                      {"scoring_tok_s", eval.tokens_per_s},
+                      {"context_entries", context_entries},
+                      {"kept_entries", kept_entries},
+                      {"achieved_compression_ratio", achieved_compression_ratio()},
+                      {"kept_per_layer", kept_per_layer},
+                      {"cache_entries", cache_entries},
+                      {"cache_bytes", cache_bytes},
+                      {"rss_peak_bytes", rss_peak_bytes},
+                      {"compressor", compressor}};
+  if (cuda_peak_bytes >= 0) j["cuda_peak_bytes"] = cuda_peak_bytes;
+  if (with_nll) j["nll"] = eval.nll;
+  return j;
+}
+
+PrefillResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
+                               const PrefillEvalOptions& opt) {
   const int64_t M = static_cast<int64_t>(ids.size()), N = opt.context_tokens;
   require(N >= 1, "--context-tokens must be >= 1, got " + std::to_string(N));
   require(N < M, "--context-tokens " + std::to_string(N) + " leaves no token to score: the text has " +
@@ -136,7 +164,8 @@ EvalResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
   const double scoring_s = seconds_since(t1);
   if (progress) progress->finish();
 
-  EvalResult r;
+  PrefillResult res;
+  EvalResult& r = res.eval;
   r.method = opt.press ? opt.press->name() : opt.compressor ? opt.compressor->name() : "dense";
   r.positions = "true";
   r.tokens = M;
@@ -144,27 +173,22 @@ EvalResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
   r.wall_s = prefill_s + scoring_s;
   const int64_t decoded = M - N - 1;  // predictions made over the compressed cache
   r.tokens_per_s = decoded > 0 ? double(decoded) / scoring_s : 0.0;
-  const int64_t context_entries = N * cache.layers() * cache.heads();
-  r.extra["protocol"] = "prefill";
-  r.extra["decode"] = true;
-  r.extra["context_tokens"] = N;
-  r.extra["predictions"] = M - N;
-  r.extra["prefill_s"] = prefill_s;
-  r.extra["scoring_s"] = scoring_s;
-  r.extra["scoring_tok_s"] = r.tokens_per_s;
-  r.extra["context_entries"] = context_entries;
-  r.extra["kept_entries"] = kept;
-  r.extra["achieved_compression_ratio"] = 1.0 - double(kept) / double(context_entries);
-  r.extra["kept_per_layer"] = kept_per_layer;
-  r.extra["cache_entries"] = cache.total_entries();
-  r.extra["cache_bytes"] = cache.allocated_bytes();
+  res.context_tokens = N;
+  res.predictions = M - N;
+  res.prefill_s = prefill_s;
+  res.scoring_s = scoring_s;
+  res.context_entries = N * cache.layers() * cache.heads();
+  res.kept_entries = kept;
+  res.kept_per_layer = kept_per_layer;
+  res.cache_entries = cache.total_entries();
+  res.cache_bytes = cache.allocated_bytes();
   const MemoryUsage mem = memory_usage(dev);
-  r.extra["rss_peak_bytes"] = mem.rss_peak_bytes;
-  if (mem.cuda_peak_bytes >= 0) r.extra["cuda_peak_bytes"] = mem.cuda_peak_bytes;
-  r.extra["compressor"] = opt.press        ? opt.press->params()
-                          : opt.compressor ? opt.compressor->params()
-                                           : nlohmann::json{{"method", "dense"}};
-  return r;
+  res.rss_peak_bytes = mem.rss_peak_bytes;
+  res.cuda_peak_bytes = mem.cuda_peak_bytes;
+  res.compressor = opt.press        ? opt.press->params()
+                   : opt.compressor ? opt.compressor->params()
+                                    : nlohmann::json{{"method", "dense"}};
+  return res;
 }
 
 }  // namespace headscope

@@ -31,13 +31,27 @@ struct PrefillEvalOptions {
   bool progress = false;
 };
 
-// Result fields: method, positions "true", tokens = M, mean_nll/ppl/accuracy over the M - N
-// predictions, wall_s (prefill + scoring), tokens_per_s (scoring), and extra: protocol
-// "prefill", context_tokens, predictions, prefill_s (prefill + compression), scoring_s,
-// scoring_tok_s, kept_entries / context_entries (summed over layers and KV heads, right after
-// the compression), achieved_compression_ratio, kept_per_layer, cache_entries at the end,
-// rss_peak_bytes, compressor (params).
-EvalResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
-                            const PrefillEvalOptions& opt);
+struct PrefillResult {
+  // method, positions ("true"), tokens = M, mean_nll / ppl / accuracy and nll over the M - N
+  // predictions, wall_s (prefill + scoring), tokens_per_s (scoring steps / scoring_s)
+  EvalResult eval;
+  int64_t context_tokens = 0, predictions = 0;
+  double prefill_s = 0;   // parallel prefill + compression + the first prediction
+  double scoring_s = 0;   // the M - N - 1 decode steps
+  int64_t context_entries = 0;  // N * layers * KV heads
+  int64_t kept_entries = 0;     // right after the compression, summed over layers and KV heads
+  std::vector<int64_t> kept_per_layer;
+  int64_t cache_entries = 0, cache_bytes = 0;  // at the end
+  int64_t rss_peak_bytes = -1, cuda_peak_bytes = -1;
+  nlohmann::json compressor;    // params of the press / compressor, {"method": "dense"} if none
+  double achieved_compression_ratio() const {
+    return context_entries > 0 ? 1.0 - double(kept_entries) / double(context_entries) : 0.0;
+  }
+  // Every field, "protocol": "prefill" included (and the per-token NLLs if with_nll).
+  nlohmann::json to_json(bool with_nll = false) const;
+};
+
+PrefillResult evaluate_prefill(const Model& model, const std::vector<int64_t>& ids,
+                               const PrefillEvalOptions& opt);
 
 }  // namespace headscope

@@ -48,18 +48,18 @@ void check_fixture(const std::string& fixture, const std::string& model_dir) {
     PrefillEvalOptions e;
     e.context_tokens = N;
     e.press = p.get();
-    EvalResult got = evaluate_prefill(model, ids, e);
+    PrefillResult got = evaluate_prefill(model, ids, e);
     const double want = r["ppl"].get<double>();
-    INFO(model_dir << " " << press << " ratio " << ratio << ": headscope " << got.ppl << ", kvpress "
+    INFO(model_dir << " " << press << " ratio " << ratio << ": headscope " << got.eval.ppl << ", kvpress "
                    << want);
-    CHECK(std::abs(got.ppl - want) <= 1e-3 * want);
+    CHECK(std::abs(got.eval.ppl - want) <= 1e-3 * want);
     // kvpress's per-layer cache length x KV heads (AdaKV keeps all and masks: compare totals)
     if (press != "adakv") {
       const auto kept = r["cache_entries_after_prefill"].get<std::vector<int64_t>>();
-      CHECK(got.extra["kept_per_layer"].get<std::vector<int64_t>>() == kept);
+      CHECK(got.kept_per_layer == kept);
     }
     MESSAGE(model_dir << " " << press << " " << ratio << ": |dPPL|/PPL = "
-                      << std::abs(got.ppl - want) / want);
+                      << std::abs(got.eval.ppl - want) / want);
   }
 }
 

@@ -231,11 +231,11 @@ TEST_SUITE("prefill") {
     PrefillEvalOptions o;
     o.context_tokens = N;
     // no compression: the dense parallel forward's NLLs
-    EvalResult dense = evaluate_prefill(model, ids, o);
+    PrefillResult dense = evaluate_prefill(model, ids, o);
     EvalResult par = evaluate_parallel(model, ids);
-    CHECK(dense.extra["protocol"] == "prefill");
-    CHECK(dense.nll.size() == size_t(M - N));
-    CHECK(max_abs_diff(dense.nll, std::vector<double>(par.nll.begin() + (N - 1), par.nll.end())) < 1e-4);
+    CHECK(dense.to_json()["protocol"] == "prefill");
+    CHECK(dense.eval.nll.size() == size_t(M - N));
+    CHECK(max_abs_diff(dense.eval.nll, std::vector<double>(par.nll.begin() + (N - 1), par.nll.end())) < 1e-4);
     PrefillPressOptions po;
     po.compression_ratio = 0.6;
     po.window_size = 16;
@@ -245,13 +245,13 @@ TEST_SUITE("prefill") {
         po.inner = inner.empty() ? "snapkv" : inner;
         auto press = make_prefill_press(m, po);
         o.press = press.get();
-        EvalResult r = evaluate_prefill(model, ids, o);
+        PrefillResult r = evaluate_prefill(model, ids, o);
         INFO(m << " " << inner);
-        CHECK(r.extra["kept_entries"].get<int64_t>() == 6 * 4 * 60);
+        CHECK(r.kept_entries == 6 * 4 * 60);
         if (m != "adakv")
-          for (auto& n : r.extra["kept_per_layer"]) CHECK(n.get<int64_t>() == 4 * 60);
-        CHECK(max_abs_diff(r.nll, masked_reference(model, ids, N, press.get())) < 1e-4);
-        CHECK(r.ppl > dense.ppl * 0.8);
+          for (int64_t n : r.kept_per_layer) CHECK(n == 4 * 60);
+        CHECK(max_abs_diff(r.eval.nll, masked_reference(model, ids, N, press.get())) < 1e-4);
+        CHECK(r.eval.ppl > dense.eval.ppl * 0.8);
       }
     }
     // a per-step compressor applied once: streaming_llm with sizes = the press at that budget
@@ -259,11 +259,11 @@ TEST_SUITE("prefill") {
     auto p = make_streaming_llm_press(0.6, 4);
     o.press = nullptr;
     o.compressor = c.get();
-    EvalResult a = evaluate_prefill(model, ids, o);
+    PrefillResult a = evaluate_prefill(model, ids, o);
     o.compressor = nullptr;
     o.press = p.get();
-    EvalResult b = evaluate_prefill(model, ids, o);
-    CHECK(max_abs_diff(a.nll, b.nll) < 1e-9);
+    PrefillResult b = evaluate_prefill(model, ids, o);
+    CHECK(max_abs_diff(a.eval.nll, b.eval.nll) < 1e-9);
     o.context_tokens = M;
     CHECK_THROWS_AS(evaluate_prefill(model, ids, o), Error);
   }
