@@ -146,7 +146,8 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
   }
   if (!compare_all) {
     print_one(rs[0]);
-    for (auto& [k, v] : rs[0].to_json().items()) j[k] = v;
+    const nlohmann::json rj = rs[0].to_json();
+    for (auto& [k, v] : rj.items()) j[k] = v;
   } else {
     std::printf("protocol   prefill (context %lld tokens compressed once at ratio %g, %lld predictions)\n\n",
                 (long long)a.context_tokens, a.press.compression_ratio,
