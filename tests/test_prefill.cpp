@@ -17,6 +17,7 @@
 #include <set>
 
 #include "common/atomic_file.h"
+#include "common/error.h"
 #include "common/text.h"
 #include "compress/prefill_press.h"
 #include "eval/parallel_eval.h"
@@ -93,8 +94,9 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 // Naive float64 SnapKV score of one KV head group: loops over window queries, keys, heads.
 std::vector<std::vector<double>> naive_snapkv(const at::Tensor& q, const at::Tensor& k, int64_t w, int64_t ks) {
   const int64_t Hq = q.size(0), N = k.size(1), D = k.size(2), Hkv = k.size(0), g = Hq / Hkv;
-  auto qa = q.to(at::kDouble).accessor<double, 3>();
-  auto ka = k.to(at::kDouble).accessor<double, 3>();
+  const at::Tensor qd = q.to(at::kDouble), kd = k.to(at::kDouble);
+  auto qa = qd.accessor<double, 3>();
+  auto ka = kd.accessor<double, 3>();
   std::vector<std::vector<double>> per_q(size_t(Hq), std::vector<double>(size_t(N - w), 0.0));
   for (int64_t h = 0; h < Hq; ++h)
     for (int64_t i = N - w; i < N; ++i) {
@@ -147,7 +149,7 @@ TEST_SUITE("prefill") {
     CHECK(p->budget(101) == 70);
     CHECK(make_knorm_press(0.5)->budget(7) == 3);
     PrefillPressOptions o;
-    for (double bad : {0.0, 1.0, -0.1, 1.5, NAN}) {
+    for (double bad : {0.0, 1.0, -0.1, 1.5, std::nan("")}) {
       o.compression_ratio = bad;
       CHECK_THROWS_AS(make_prefill_press("snapkv", o), Error);
     }
