@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/report_stream.h"
 #include "cli/documents.h"
+#include "cli/eval_prefill.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -33,6 +34,7 @@ struct EvalArgs {
   bool compare_all = false;
   CompressorOptions copt;
   std::string seed_str;
+  PrefillArgs prefill;
 };
 
 double mib(int64_t b) { return double(b) / (1024.0 * 1024.0); }
@@ -72,6 +74,7 @@ EvalResult run_one(const Model& model, const std::vector<int64_t>& ids, const st
   if (method == "dense" && !decode) {
     EvalResult r = evaluate_parallel(model, ids);
     r.extra["decode"] = false;
+    r.extra["protocol"] = "none";
     return r;
   }
   std::unique_ptr<Compressor> c;
@@ -80,7 +83,9 @@ EvalResult run_one(const Model& model, const std::vector<int64_t>& ids, const st
   d.positions = pm;
   d.compressor = c.get();
   d.progress = true;
-  return evaluate_decode(model, ids, d);
+  EvalResult r = evaluate_decode(model, ids, d);
+  r.extra["protocol"] = "step";
+  return r;
 }
 
 std::string method_label(const EvalResult& r) {
@@ -98,6 +103,7 @@ std::string method_label(const EvalResult& r) {
 void print_one(const EvalResult& r) {
   const bool dec = r.extra.value("decode", false);
   std::printf("method     %s\n", method_label(r).c_str());
+  std::printf("protocol   %s\n", dec ? "step (compressed after every decoding step)" : "none (one parallel forward, nothing compressed)");
   std::printf("positions  %s (%s)\n", r.positions.c_str(),
               positions_help(parse_position_mode(r.positions)));
   if (r.extra.contains("stride"))
@@ -182,6 +188,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--seed", args->seed_str, "fix_size_l2 random: generator seed (default 0)");
   sub->add_option("--skip-layers", o.skip_layers, "layers never compressed, e.g. 0,1")->delimiter(',');
   sub->add_option("--json", args->json_out, "write the result(s) as JSON to this file");
+  add_prefill_options(sub, args->prefill);
   sub->callback([args]() {
     // "--json -": the JSON alone on stdout, this report on stderr.
     ReportToStderr report_redirect(is_stdout_path(args->json_out));
@@ -195,6 +202,14 @@ void register_eval(CLI::App& app) {
       }
     }
     if (!args->json_out.empty()) resolve_output(args->json_out);  // a directory fails now
+    if (args->prefill.protocol == "prefill") {
+      require(args->positions == "true" && !args->decode,
+              "--protocol prefill uses true positions and always decodes the continuation; drop --positions/--decode");
+      run_prefill_command(args->rt, args->text, args->method, args->copt, args->prefill,
+                          args->compare_all, args->json_out);
+      return;
+    }
+    check_step_protocol(args->prefill, args->method);
     const PositionMode pm = parse_position_mode(args->positions);
     // Validate the method and its options before loading anything.
     const std::vector<std::string> all = {"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2"};
@@ -287,6 +302,7 @@ void register_eval(CLI::App& app) {
                        doc.name.c_str(), per[m].back().ppl);
         }
       j["positions"] = to_string(pm);
+      j["protocol"] = "step";
       j["results"] = nlohmann::json::array();
       if (!multi) {
         std::vector<EvalResult> rs;

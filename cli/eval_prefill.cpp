@@ -1,0 +1,166 @@
+#include "cli/eval_prefill.h"
+
+#include <cstdio>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "eval/prefill_eval.h"
+
+namespace headscope::cli {
+
+namespace {
+
+double mib(int64_t b) { return double(b) / (1024.0 * 1024.0); }
+
+// A press (kvpress-style, --compression-ratio) or a per-step compressor applied once (its own
+// size options), or neither (dense).
+struct Method {
+  std::unique_ptr<PrefillPress> press;
+  std::unique_ptr<Compressor> compressor;
+};
+
+Method make_method(const std::string& method, const CompressorOptions& copt, const PrefillArgs& a) {
+  Method m;
+  if (method == "dense") {
+    require(!a.ratio_given, "--compression-ratio needs a press (streaming_llm, knorm, snapkv, tova, h2o, adakv), not dense");
+    return m;
+  }
+  if (a.ratio_given || (is_prefill_press(method) && method != "streaming_llm")) {
+    if (!a.ratio_given)
+      throw Error("method " + method + " needs --compression-ratio (share of the context's entries removed, in (0, 1))");
+    m.press = make_prefill_press(method, a.press);
+    return m;
+  }
+  m.compressor = make_compressor(method, copt);
+  return m;
+}
+
+std::string label(const PrefillResult& pr) {
+  const EvalResult& r = pr.eval;
+  std::string s = r.method + "(";
+  bool first = true;
+  std::function<void(const nlohmann::json&, const std::string&)> add = [&](const nlohmann::json& j,
+                                                                           const std::string& pre) {
+    for (auto& [k, v] : j.items()) {
+      if (k == "method" || (k == "skip_layers" && v.empty())) continue;
+      if (v.is_object()) {
+        s += std::string(first ? "" : ",") + k + "=" + v.value("method", "?");
+        first = false;
+        add(v, pre);
+        continue;
+      }
+      s += (first ? "" : ",") + pre + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+      first = false;
+    }
+  };
+  add(pr.compressor, "");
+  return r.method == "dense" ? "dense" : s + ")";
+}
+
+void print_one(const PrefillResult& pr) {
+  const EvalResult& r = pr.eval;
+  const int64_t N = pr.context_tokens;
+  std::printf("method     %s\n", label(pr).c_str());
+  std::printf("protocol   prefill (context of %lld tokens prefilled in parallel and compressed once, "
+              "then scored token by token)\n", (long long)N);
+  std::printf("positions  true (each token rotated at its position in the text; cached keys keep theirs)\n");
+  std::printf("tokens     %lld (context %lld, %lld predictions)\n", (long long)r.tokens, (long long)N,
+              (long long)pr.predictions);
+  std::printf("kept       %lld of %lld context entries (compression %.4f; per layer:",
+              (long long)pr.kept_entries, (long long)pr.context_entries, pr.achieved_compression_ratio());
+  for (int64_t v : pr.kept_per_layer) std::printf(" %lld", (long long)v);
+  std::printf(")\n");
+  std::printf("ppl        %.4f\n", r.ppl);
+  std::printf("accuracy   %.4f\n", r.accuracy);
+  std::printf("prefill    %.3f s (compression included)\n", pr.prefill_s);
+  std::printf("scoring    %.3f s, %.1f tokens/s\n", pr.scoring_s, r.tokens_per_s);
+  if (pr.rss_peak_bytes >= 0) std::printf("peak mem   %.1f MiB (RSS)\n", mib(pr.rss_peak_bytes));
+}
+
+}  // namespace
+
+void add_prefill_options(CLI::App* sub, PrefillArgs& a) {
+  sub->add_option("--protocol", a.protocol,
+                  "step (compress after every decoding step, the seeds') or prefill (kvpress's: "
+                  "prefill --context-tokens in parallel, compress once, score the rest)")
+      ->check(CLI::IsMember({"step", "prefill"}))->capture_default_str();
+  sub->add_option("--context-tokens", a.context_tokens, "prefill: tokens prefilled and compressed once");
+  sub->add_option_function<double>("--compression-ratio", [&a](double r) {
+        a.press.compression_ratio = r;
+        a.ratio_given = true;
+      }, "prefill presses: share of the context's KV entries removed, in (0, 1); kept per KV head: int(N*(1-ratio))");
+  sub->add_option("--window-size", a.press.window_size, "snapkv: observation window (last queries)")->capture_default_str();
+  sub->add_option("--kernel-size", a.press.kernel_size, "snapkv: pooling kernel over keys (odd)")->capture_default_str();
+  sub->add_option("--recent-share", a.press.recent_share, "h2o: share of the budget kept for the most recent tokens")->capture_default_str();
+  sub->add_option("--adakv-alpha", a.press.alpha_safeguard, "adakv: share of each head's uniform budget always kept")->capture_default_str();
+  sub->add_option("--adakv-press", a.press.inner, "adakv: press whose scores are shared across heads")->capture_default_str();
+}
+
+void check_step_protocol(const PrefillArgs& a, const std::string& method) {
+  require(a.context_tokens < 0, "--context-tokens needs --protocol prefill");
+  require(!a.ratio_given, "--compression-ratio needs --protocol prefill");
+  if (is_prefill_press(method) && method != "streaming_llm")
+    throw Error("method " + method + " runs only under --protocol prefill (it compresses the prefilled context once)");
+}
+
+void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, const std::string& method,
+                         const CompressorOptions& copt, const PrefillArgs& a, bool compare_all,
+                         const std::string& json_out) {
+  require(a.context_tokens >= 1, "--protocol prefill needs --context-tokens N (N >= 1)");
+  if (a.ratio_given) make_prefill_press("knorm", a.press);  // validates the ratio first
+  std::vector<std::string> methods = {method};
+  if (compare_all) {
+    require(a.ratio_given, "--protocol prefill --compare-all needs --compression-ratio");
+    methods = {"dense"};
+    for (const auto& m : prefill_press_methods()) methods.push_back(m);
+  }
+  for (const auto& m : methods) {
+    PrefillArgs b = a;
+    if (compare_all && m == "dense") b.ratio_given = false;
+    make_method(m, copt, b);  // validate before loading anything
+  }
+  Model model = load_model(rt);
+  int64_t total = 0;
+  std::vector<int64_t> ids = load_tokens(rt.model, text, &total);
+  require(a.context_tokens < int64_t(ids.size()),
+          "--context-tokens " + std::to_string(a.context_tokens) + " is not shorter than the text (" +
+              std::to_string(ids.size()) + " tokens after --max-tokens)");
+  std::printf("model      %s (%lld params)\n", rt.model.c_str(), (long long)model.num_parameters());
+  std::printf("text       %s (%lld tokens, newlines=%s)\n", text.text.c_str(), (long long)total,
+              text.newlines.c_str());
+  std::printf("device     %s\n", describe_device(rt).c_str());
+  nlohmann::json j = {{"model", rt.model}, {"text", text.text}, {"newlines", text.newlines},
+                      {"device", describe_device(rt)}, {"protocol", "prefill"},
+                      {"context_tokens", a.context_tokens}};
+  std::vector<PrefillResult> rs;
+  for (const auto& m : methods) {
+    PrefillArgs b = a;
+    if (compare_all && m == "dense") b.ratio_given = false;
+    Method mm = make_method(m, copt, b);
+    PrefillEvalOptions o;
+    o.context_tokens = a.context_tokens;
+    o.press = mm.press.get();
+    o.compressor = mm.compressor.get();
+    o.progress = true;
+    rs.push_back(evaluate_prefill(model, ids, o));
+  }
+  if (!compare_all) {
+    print_one(rs[0]);
+    const nlohmann::json rj = rs[0].to_json();
+    for (auto& [k, v] : rj.items()) j[k] = v;
+  } else {
+    std::printf("protocol   prefill (context %lld tokens compressed once at ratio %g, %lld predictions)\n\n",
+                (long long)a.context_tokens, a.press.compression_ratio,
+                (long long)rs[0].predictions);
+    std::printf("%-58s %9s %7s %8s %10s %11s\n", "method", "PPL", "acc", "kept", "prefill s", "scoring t/s");
+    j["results"] = nlohmann::json::array();
+    for (const auto& r : rs) {
+      std::printf("%-58s %9.4f %6.2f%% %8lld %10.3f %11.1f\n", label(r).c_str(), r.eval.ppl,
+                  100.0 * r.eval.accuracy, (long long)r.kept_entries, r.prefill_s, r.eval.tokens_per_s);
+      j["results"].push_back(r.to_json());
+    }
+  }
+  if (!json_out.empty()) write_file_atomic(json_out, j.dump(1) + "\n");
+}
+
+}  // namespace headscope::cli
