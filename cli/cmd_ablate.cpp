@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/runtime.h"
 #include "common/error.h"
+#include "formats/policy_file.h"
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 
@@ -25,6 +26,7 @@ struct AblateArgs {
   std::string out;
   int64_t query_block = 0;
   bool no_progress = false;
+  std::string export_policy, policy_out;
 };
 
 // configs/ablation.toml relative to the working directory, else the copy in the source tree.
@@ -32,6 +34,37 @@ std::string resolve_config(const std::string& path, bool given) {
   if (given || std::filesystem::exists(path)) return path;
   std::string alt = std::string(HEADSCOPE_SOURCE_DIR) + "/" + path;
   return std::filesystem::exists(alt) ? alt : path;
+}
+
+// ablate --export-policy NAME: builds one configuration for the model's shape (no evaluation)
+// and writes it as a policy file.
+void export_policy(const AblationPlan& plan, const std::string& name, const std::string& model_dir,
+                   const std::string& cls_path, const std::string& out) {
+  const AblationConfig* cfg = nullptr;
+  std::string names;
+  for (const auto& c : plan.configs) {
+    if (c.name == name) cfg = &c;
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  require(cfg != nullptr, "--export-policy: no configuration '" + name + "' (configurations: " +
+                              names + ")");
+  ClassificationFile cls;
+  if (cfg->needs_classifications()) {
+    require(!cls_path.empty(), "--export-policy " + name + " (builder " + cfg->builder +
+                                   ") needs --classifications");
+    cls = read_classifications(cls_path);
+  }
+  PolicyFile pf;
+  pf.model = PolicyModel::from_model_dir(model_dir);
+  pf.name = name;
+  pf.policy = cfg->build(pf.model.layers, pf.model.kv_heads,
+                         cfg->needs_classifications() ? &cls : nullptr);
+  pf.source = {{"command", "ablate --export-policy"}, {"configuration", name},
+               {"group", cfg->group}, {"params", cfg->params()},
+               {"classifications", cls_path}};
+  pf.save(out);
+  std::printf("policy     %s: %s (%s, hash %s)\n", name.c_str(), out.c_str(),
+              pf.model.describe().c_str(), pf.policy_hash().substr(0, 12).c_str());
 }
 
 }  // namespace
@@ -42,13 +75,17 @@ void register_ablate(CLI::App& app) {
       "ablate", "per-head window policies vs uniform baselines (the seeds' ablation groups)");
   add_runtime_options(sub, args->rt);
   add_text_options(sub, args->text, 1000);
+  sub->get_option("--text")->required(false);  // not needed by --export-policy
   sub->add_option("--classifications", args->classifications,
                   "head_classifications.json (needed by every non-uniform configuration)");
   auto* cfg_opt = sub->add_option("--config", args->config, "ablation experiment set (TOML)")
                       ->capture_default_str();
   sub->add_option("--groups", args->groups, "comma-separated group ids to run (default: all)");
-  sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)")
-      ->required();
+  sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)");
+  sub->add_option("--export-policy", args->export_policy,
+                  "write configuration NAME's per-(layer, KV head) policy to --policy-out "
+                  "(headscope.policy/1) instead of running the ablation");
+  sub->add_option("--policy-out", args->policy_out, "policy file written by --export-policy");
   sub->add_option("--query-block", args->query_block,
                   "queries per attention block (0 = auto: 256 on CPU, up to 1024 on GPU)")
       ->check(CLI::NonNegativeNumber);
@@ -56,6 +93,15 @@ void register_ablate(CLI::App& app) {
   sub->callback([args, cfg_opt]() {
     // Everything that can be checked without the model is checked first.
     AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
+    if (!args->export_policy.empty()) {
+      require(!args->policy_out.empty(), "--export-policy needs --policy-out FILE");
+      export_policy(plan, args->export_policy, args->rt.model, args->classifications,
+                    args->policy_out);
+      return;
+    }
+    require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
+    require(!args->out.empty(), "--out is required (the results JSON)");
+    require(!args->text.text.empty(), "--text is required");
     plan = select_groups(plan, split_group_list(args->groups));
     require(!plan.configs.empty(), "no configurations selected");
     ClassificationFile cls;

@@ -11,5 +11,6 @@ void register_ablate(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_allocate(CLI::App& app);
 
 }  // namespace headscope::cli

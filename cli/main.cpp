@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   headscope::cli::register_plot(app);
   headscope::cli::register_bench(app);
   headscope::cli::register_tokenize(app);
+  headscope::cli::register_allocate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

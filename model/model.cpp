@@ -179,6 +179,10 @@ at::Tensor Model::forward_hidden(const at::Tensor& ids, const AttentionFn& atten
   return at::layer_norm(x, {cfg_.hidden_size}, final_ln_w_, final_ln_b_, cfg_.layer_norm_eps);
 }
 
+at::Tensor Model::final_norm(const at::Tensor& x) const {
+  return at::layer_norm(x, {cfg_.hidden_size}, final_ln_w_, final_ln_b_, cfg_.layer_norm_eps);
+}
+
 at::Tensor Model::logits(const at::Tensor& hidden) const {
   return linear_rows(hidden, embed_out_).to(at::kFloat);
 }
