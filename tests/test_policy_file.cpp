@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "formats/policy_file.h"
 #include "headaware/allocator.h"
