@@ -116,6 +116,19 @@ void register_allocate(CLI::App& app) {
     Model model = load_model(a->rt);
     int64_t total = 0;
     std::vector<int64_t> ids = load_tokens(a->rt.model, a->text, &total);
+    if (o.method == "lagrangian") {
+      // the budget check needs the text length; do it before printing anything
+      const double H = double(model.config().num_layers * model_kv_heads(model));
+      double cheapest = INFINITY;
+      for (const auto& c : candidate_grid(o.sinks, o.windows))
+        cheapest = std::min(cheapest, candidate_cost(c, int64_t(ids.size()), o.budget_kind,
+                                                     kv_bytes_per_entry(model)));
+      const double need = o.budget_kind == "context" ? cheapest : cheapest * H;
+      require(need <= o.budget * (1 + 1e-12),
+              "budget " + std::to_string(o.budget) + " is below the cheapest candidate (" +
+                  std::to_string(need) +
+                  (o.budget_kind == "context" ? " keys per query" : " bytes") + " on this text)");
+    }
     std::printf("model      %s (%lld layers x %lld KV heads)\n", a->rt.model.c_str(),
                 (long long)pm.layers, (long long)pm.kv_heads);
     std::printf("text       %s (%lld of %lld tokens, newlines=%s)\n", a->text.text.c_str(),
