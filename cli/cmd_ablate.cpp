@@ -13,6 +13,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/file_lock.h"
+#include "formats/policy_file.h"
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
 
@@ -34,6 +35,7 @@ struct AblateArgs {
   bool wait = false;
   bool per_query_head = false;
   std::string kv_group_rule = "max";
+  std::string export_policy, policy_out;
 };
 
 // configs/ablation.toml relative to the working directory, else the copy in the source tree.
@@ -41,6 +43,37 @@ std::string resolve_config(const std::string& path, bool given) {
   if (given || std::filesystem::exists(path)) return path;
   std::string alt = std::string(HEADSCOPE_SOURCE_DIR) + "/" + path;
   return std::filesystem::exists(alt) ? alt : path;
+}
+
+// ablate --export-policy NAME: builds one configuration for the model's shape (no evaluation)
+// and writes it as a policy file.
+void export_policy(const AblationPlan& plan, const std::string& name, const std::string& model_dir,
+                   const std::string& cls_path, const std::string& out) {
+  const AblationConfig* cfg = nullptr;
+  std::string names;
+  for (const auto& c : plan.configs) {
+    if (c.name == name) cfg = &c;
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  require(cfg != nullptr, "--export-policy: no configuration '" + name + "' (configurations: " +
+                              names + ")");
+  ClassificationFile cls;
+  if (cfg->needs_classifications()) {
+    require(!cls_path.empty(), "--export-policy " + name + " (builder " + cfg->builder +
+                                   ") needs --classifications");
+    cls = read_classifications(cls_path);
+  }
+  PolicyFile pf;
+  pf.model = PolicyModel::from_model_dir(model_dir);
+  pf.name = name;
+  pf.policy = cfg->build(pf.model.layers, pf.model.kv_heads,
+                         cfg->needs_classifications() ? &cls : nullptr);
+  pf.source = {{"command", "ablate --export-policy"}, {"configuration", name},
+               {"group", cfg->group}, {"params", cfg->params()},
+               {"classifications", cls_path}};
+  pf.save(out);
+  std::printf("policy     %s: %s (%s, hash %s)\n", name.c_str(), out.c_str(),
+              pf.model.describe().c_str(), pf.policy_hash().substr(0, 12).c_str());
 }
 
 }  // namespace
@@ -56,13 +89,17 @@ void register_ablate(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--stride", args->stride, "strided perplexity: a window every S tokens, scoring its last S")
       ->check(CLI::NonNegativeNumber);
+  sub->get_option("--text")->required(false);  // not needed by --export-policy
   sub->add_option("--classifications", args->classifications,
                   "head_classifications.json (needed by every non-uniform configuration)");
   auto* cfg_opt = sub->add_option("--config", args->config, "ablation experiment set (TOML)")
                       ->capture_default_str();
   sub->add_option("--groups", args->groups, "comma-separated group ids to run (default: all)");
-  sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)")
-      ->required();
+  sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)");
+  sub->add_option("--export-policy", args->export_policy,
+                  "write configuration NAME's per-(layer, KV head) policy to --policy-out "
+                  "(headscope.policy/1) instead of running the ablation");
+  sub->add_option("--policy-out", args->policy_out, "policy file written by --export-policy");
   sub->add_option("--query-block", args->query_block,
                   "queries per attention block (0 = auto: 256 on CPU, up to 1024 on GPU)")
       ->check(CLI::NonNegativeNumber);
@@ -79,6 +116,15 @@ void register_ablate(CLI::App& app) {
   sub->callback([args, cfg_opt]() {
     // Everything that can be checked without the model is checked first.
     AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
+    if (!args->export_policy.empty()) {
+      require(!args->policy_out.empty(), "--export-policy needs --policy-out FILE");
+      export_policy(plan, args->export_policy, args->rt.model, args->classifications,
+                    args->policy_out);
+      return;
+    }
+    require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
+    require(!args->out.empty(), "--out is required (the results JSON)");
+    require(!args->text.text.empty(), "--text is required");
     plan = select_groups(plan, split_group_list(args->groups));
     require(!plan.configs.empty(), "no configurations selected");
     ClassificationFile cls;

@@ -16,6 +16,8 @@
 #include "eval/parallel_eval.h"
 #include "eval/strided_eval.h"
 #include "dataset/nll_export.h"
+#include "eval/policy_eval.h"
+#include "formats/policy_file.h"
 
 namespace headscope::cli {
 
@@ -35,6 +37,7 @@ struct EvalArgs {
   CompressorOptions copt;
   std::string seed_str;
   PrefillArgs prefill;
+  std::string policy;  // --policy FILE: a per-(layer, KV head) policy on the real cache
 };
 
 double mib(int64_t b) { return double(b) / (1024.0 * 1024.0); }
@@ -148,6 +151,47 @@ void print_table(const std::vector<EvalResult>& rs) {
   }
 }
 
+// eval --policy FILE: the policy on the real cache (window_policy), with its measured context.
+void run_policy_file(const RuntimeOptions& rt, const TextOptions& text, const std::string& path,
+                     PositionMode pm, const std::string& json_out) {
+  PolicyFile pf = PolicyFile::load(path);
+  const std::string warn = pf.check_model(PolicyModel::from_model_dir(rt.model), path);
+  if (!warn.empty()) std::fprintf(stderr, "headscope: warning: %s\n", warn.c_str());
+  Model model = load_model(rt);
+  int64_t total = 0;
+  std::vector<int64_t> ids = load_tokens(rt.model, text, &total);
+  std::printf("model      %s (%lld params)\n", rt.model.c_str(), (long long)model.num_parameters());
+  std::printf("text       %s (%lld tokens, newlines=%s)\n", text.text.c_str(), (long long)total,
+              text.newlines.c_str());
+  std::printf("device     %s\n", describe_device(rt).c_str());
+  std::printf("policy     %s (%s, hash %s)\n", path.c_str(), pf.name.c_str(),
+              pf.policy_hash().substr(0, 12).c_str());
+  PolicyDecodeOptions po;
+  po.positions = pm;
+  po.progress = true;
+  EvalResult r = evaluate_policy_decode(model, ids, pf.policy, po);
+  print_one(r);
+  const int64_t q = r.extra["measured_context_queries"].get<int64_t>();
+  std::printf("context    %.2f keys per query measured on the cache (mask engine: %.2f; %lld "
+              "queries, every layer and KV head)\n",
+              r.extra["measured_context"].get<double>(), pf.policy.measured_context(q),
+              (long long)q);
+  std::printf("cache used %.2f MiB in valid entries at the end (%lld entries; max %lld)\n",
+              mib(r.extra["cache_used_bytes"].get<int64_t>()),
+              (long long)r.extra["cache_entries"].get<int64_t>(),
+              (long long)r.extra["max_cache_entries"].get<int64_t>());
+  if (json_out.empty()) return;
+  nlohmann::json j = {{"model", rt.model},
+                      {"text", text.text},
+                      {"newlines", text.newlines},
+                      {"device", describe_device(rt)},
+                      {"policy_file", path},
+                      {"policy_name", pf.name},
+                      {"policy_hash", pf.policy_hash()}};
+  for (auto& [k, v] : r.to_json().items()) j[k] = v;
+  write_file_atomic(json_out, j.dump(1) + "\n");
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
@@ -187,6 +231,9 @@ void register_eval(CLI::App& app) {
   sub->add_option("--strategy", o.strategy, "fix_size_l2: keep_low | keep_high | random")->capture_default_str();
   sub->add_option("--seed", args->seed_str, "fix_size_l2 random: generator seed (default 0)");
   sub->add_option("--skip-layers", o.skip_layers, "layers never compressed, e.g. 0,1")->delimiter(',');
+  sub->add_option("--policy", args->policy,
+                  "policy file (headscope.policy/1, from ablate --export-policy or allocate): "
+                  "evaluate it on the real KV cache, token by token");
   sub->add_option("--json", args->json_out, "write the result(s) as JSON to this file");
   add_prefill_options(sub, args->prefill);
   sub->callback([args]() {
@@ -230,6 +277,12 @@ void register_eval(CLI::App& app) {
     if (!args->nll_out.empty()) {
       require(!args->compare_all, "--nll-out takes one method, not --compare-all");
       check_nll_out_path(args->nll_out);
+    }
+    if (!args->policy.empty()) {
+      require(args->method == "dense" && !args->compare_all,
+              "--policy cannot be combined with --method or --compare-all");
+      run_policy_file(args->rt, args->text, args->policy, pm, args->json_out);
+      return;
     }
     Model model = load_model(args->rt);
     for (int64_t l : args->copt.skip_layers)

@@ -12,5 +12,6 @@ void register_plot(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_sweep(CLI::App& app);
+void register_allocate(CLI::App& app);
 
 }  // namespace headscope::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   headscope::cli::register_bench(app);
   headscope::cli::register_tokenize(app);
   headscope::cli::register_sweep(app);
+  headscope::cli::register_allocate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

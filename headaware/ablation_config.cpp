@@ -3,17 +3,19 @@
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "formats/policy_file.h"
 
 namespace headscope {
 
 const std::vector<std::string>& known_builders() {
   static const std::vector<std::string> b = {"uniform", "from_classifications", "confidence",
-                                             "inverse"};
+                                             "inverse", "policy_file"};
   return b;
 }
 
@@ -28,7 +30,9 @@ const std::vector<std::string>& builder_params(const std::string& builder) {
                                                "gathering_confidence_threshold"};
   if (builder == "uniform") return uniform;
   if (builder == "from_classifications") return from_cls;
+  static const std::vector<std::string> file = {"file"};
   if (builder == "confidence") return conf;
+  if (builder == "policy_file") return file;
   return inv;
 }
 
@@ -108,6 +112,8 @@ void apply_params(AblationConfig& c, const toml::table& t, const std::vector<std
       c.confidence.high_conf_windows = r.windows(v, key);
     } else if (key == "gathering_window") {
       c.inverse.gathering_window = r.integer(v, key);
+    } else if (key == "file") {
+      c.policy_file.file = r.string(v, key);
     } else if (key == "gathering_confidence_threshold") {
       c.inverse.gathering_confidence_threshold = r.number(v, key);
     }
@@ -128,6 +134,8 @@ void validate(const AblationConfig& c, const Reader& r) {
       check_threshold(c.confidence.threshold, "threshold");
       check_window(c.confidence.base_window, "base_window");
       check_window_table(c.confidence.high_conf_windows, "high_conf_windows");
+    } else if (c.builder == "policy_file") {
+      require(!c.policy_file.file.empty(), "policy_file needs file = \"<policy file>\"");
     } else {
       check_sink(c.inverse.sink, "sink");
       check_window(c.inverse.base_window, "base_window");
@@ -162,6 +170,7 @@ int64_t AblationConfig::sink() const {
   if (builder == "uniform") return uniform.sink;
   if (builder == "from_classifications") return from_classifications.sink;
   if (builder == "confidence") return confidence.sink;
+  if (builder == "policy_file") return 0;  // per head, in the file
   return inverse.sink;
 }
 
@@ -178,6 +187,8 @@ nlohmann::json AblationConfig::params() const {
     j["base_window"] = confidence.base_window;
     j["high_conf_windows"] = nlohmann::json(confidence.high_conf_windows);
     j["sink"] = confidence.sink;
+  } else if (builder == "policy_file") {
+    j["file"] = policy_file.file;
   } else {
     j["base_window"] = inverse.base_window;
     j["gathering_window"] = inverse.gathering_window;
@@ -189,6 +200,14 @@ nlohmann::json AblationConfig::params() const {
 
 Visibility AblationConfig::build(int64_t layers, int64_t heads, const ClassificationFile* cls) const {
   if (builder == "uniform") return uniform_policy(layers, heads, uniform);
+  if (builder == "policy_file") {
+    PolicyFile pf = PolicyFile::load(policy_file.file);
+    require(pf.policy.layers() == layers && pf.policy.heads() == heads,
+            "configuration " + name + ": " + policy_file.file + " was made for " +
+                pf.model.describe() + ", not " + std::to_string(layers) + " layers x " +
+                std::to_string(heads) + " KV heads");
+    return pf.policy;
+  }
   require(cls != nullptr, "configuration " + name + " (builder " + builder +
                               ") needs a head classification file (--classifications)");
   require(cls->num_layers == layers && cls->num_heads == heads,
@@ -292,7 +311,14 @@ AblationPlan parse_ablation_plan(const std::string& toml_text, const std::string
 }
 
 AblationPlan load_ablation_plan(const std::string& path) {
-  return parse_ablation_plan(read_file(path), path);
+  AblationPlan plan = parse_ablation_plan(read_file(path), path);
+  // policy_file paths are relative to the TOML file's directory
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (auto& c : plan.configs)
+    if (c.builder == "policy_file" && std::filesystem::path(c.policy_file.file).is_relative() &&
+        !dir.empty())
+      c.policy_file.file = (dir / c.policy_file.file).string();
+  return plan;
 }
 
 AblationPlan select_groups(const AblationPlan& plan, const std::vector<std::string>& ids) {

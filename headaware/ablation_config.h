@@ -18,6 +18,7 @@
 //   from_classifications: sink, window_override = { <type> = <window>, ... }
 //   confidence:           sink, threshold, base_window, high_conf_windows = { <type> = ... }
 //   inverse:              sink, base_window, gathering_window, gathering_confidence_threshold
+//   policy_file:          file (a headscope.policy/1 file, relative to the TOML file)
 // A table-valued parameter given in a config replaces the group's table (no merging).
 // Windows: -1 = full context, 0 = dead head, > 0 = tokens. Anything impossible (negative
 // windows other than -1, sink < 0, thresholds outside [0, 1], unknown builders, parameters or
@@ -34,15 +35,22 @@
 
 namespace headscope {
 
+// The policy_file builder: a per-(layer, KV head) policy file (formats/policy_file.h); a
+// relative path is taken relative to the TOML file's directory.
+struct PolicyFileParams {
+  std::string file;
+};
+
 struct AblationConfig {
   std::string name, group;
-  std::string builder;  // uniform | from_classifications | confidence | inverse
+  std::string builder;  // uniform | from_classifications | confidence | inverse | policy_file
   UniformParams uniform;
   FromClassificationsParams from_classifications;
   ConfidenceParams confidence;
   InverseParams inverse;
+  PolicyFileParams policy_file;
 
-  bool needs_classifications() const { return builder != "uniform"; }
+  bool needs_classifications() const { return builder != "uniform" && builder != "policy_file"; }
   int64_t sink() const;
   // {"builder": ..., <the builder's parameters>} as written to the results file.
   nlohmann::json params() const;

@@ -14,6 +14,7 @@
 #include "common/progress.h"
 #include "common/text.h"
 #include "eval/parallel_eval.h"
+#include "formats/policy_file.h"
 
 namespace headscope {
 
@@ -25,7 +26,7 @@ const char* const kNominalContextNote =
 // ---- records ----------------------------------------------------------------------------------
 
 nlohmann::ordered_json AblationRecord::to_json() const {
-  return {{"name", name},
+  nlohmann::ordered_json j = {{"name", name},
           {"group", group},
           {"perplexity", perplexity},
           {"accuracy", accuracy},
@@ -34,6 +35,8 @@ nlohmann::ordered_json AblationRecord::to_json() const {
           {"tokens_per_s", tokens_per_s},
           {"wall_s", wall_s},
           {"params", params}};
+  if (!policy.is_null()) j["policy"] = policy;
+  return j;
 }
 
 namespace {
@@ -85,6 +88,7 @@ AblationRecord AblationRecord::from_json(const nlohmann::json& j) {
     require(j["params"].is_object(), w + ": 'params' is not an object");
     r.params = j["params"];
   }
+  if (j.contains("policy") && j["policy"].is_object()) r.policy = j["policy"];
   return r;
 }
 
@@ -198,6 +202,20 @@ int64_t auto_query_block(int64_t tokens, bool cuda) {
   return 256;
 }
 
+nlohmann::json policy_record(const Visibility& v) {
+  nlohmann::json s = nlohmann::json::array(), w = nlohmann::json::array();
+  for (int64_t l = 0; l < v.layers(); ++l) {
+    nlohmann::json sl = nlohmann::json::array(), wl = nlohmann::json::array();
+    for (int64_t h = 0; h < v.heads(); ++h) {
+      sl.push_back(v.at(l, h).sink);
+      wl.push_back(v.at(l, h).window);
+    }
+    s.push_back(sl);
+    w.push_back(wl);
+  }
+  return {{"hash", PolicyFile::hash(v)}, {"sinks", s}, {"windows", w}};
+}
+
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
                                int64_t query_block, const KvPolicyOptions& kv) {
@@ -234,6 +252,8 @@ AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& i
   rec.wall_s = r.wall_s;
   rec.params = cfg.params();
   if (!kv_info.is_null()) rec.params["kv_heads"] = kv_info;
+  rec.policy = policy_record(vis);
+  if (cfg.builder == "policy_file") rec.policy["file"] = cfg.policy_file.file;
   return rec;
 }
 

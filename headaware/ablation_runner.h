@@ -10,7 +10,8 @@
 //    "classifications": "path" (or ""),
 //    "token_ids_sha256": "...", "nominal_context_note": "...",   (additions, ignored by readers)
 //    "results": [ {"name", "group", "perplexity", "accuracy", "nominal_context",
-//                  "measured_context", "tokens_per_s", "wall_s", "params": {...}}, ... ] }
+//                  "measured_context", "tokens_per_s", "wall_s", "params": {...},
+//                  "policy": {"hash", "sinks", "windows"[, "file"]}}, ... ] }
 // nominal_context: the original's mean over heads of sink + window, full heads counted as the
 // text length (the original: a 1024 placeholder). measured_context: mean number of keys each
 // query actually saw (what tables and plots use).
@@ -37,6 +38,9 @@ struct AblationRecord {
   double nominal_context = 0, measured_context = 0;
   double tokens_per_s = 0, wall_s = 0;
   nlohmann::json params = nlohmann::json::object();
+  // The policy actually evaluated: {"hash", "sinks": [[...]], "windows": [[...]]} per (layer,
+  // KV head), plus "file" for the policy_file builder (empty in files written before it).
+  nlohmann::json policy;
 
   bool head_aware() const { return params.value("builder", std::string("uniform")) != "uniform"; }
   nlohmann::ordered_json to_json() const;  // fields in the schema's order
@@ -102,6 +106,9 @@ struct AblationRunStats {
 // The query block the runner uses when none is given: 256 on the CPU (measured fastest), on a
 // GPU the whole text up to 1024 queries (fewest kernel launches, bounded memory).
 int64_t auto_query_block(int64_t tokens, bool cuda);
+
+// {"hash", "sinks", "windows"} of a policy, as stored in each result's "policy" field.
+nlohmann::json policy_record(const Visibility& v);
 
 // Evaluates one configuration (no file I/O).
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,

@@ -134,6 +134,10 @@ at::Tensor Model::forward_hidden(const at::Tensor& ids, const AttentionFn& atten
   return norm(x, w_.final_norm_w, w_.final_norm_b);
 }
 
+at::Tensor Model::final_norm(const at::Tensor& x) const {
+  return at::layer_norm(x, {cfg_.hidden_size}, final_ln_w_, final_ln_b_, cfg_.layer_norm_eps);
+}
+
 at::Tensor Model::logits(const at::Tensor& hidden) const {
   return linear_rows(hidden, w_.lm_head).to(at::kFloat);
 }

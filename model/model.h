@@ -65,6 +65,9 @@ class Model {
   at::Tensor layer_forward(int64_t layer, const at::Tensor& x, const AttentionFn& attend) const;
   // Embeddings, all layers, final norm: returns [T, hidden].
   at::Tensor forward_hidden(const at::Tensor& ids, const AttentionFn& attend) const;
+  // The final normalisation alone (what forward_hidden applies after the last layer), so a
+  // caller can run the layers itself (e.g. from a cached layer input).
+  at::Tensor final_norm(const at::Tensor& x) const;
   // Unembedding of final hidden states: [T, V] float32.
   at::Tensor logits(const at::Tensor& hidden) const;
   // NLL of targets[t] given hidden[t] and argmax, computed in row blocks (never [T, V] at once).
