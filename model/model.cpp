@@ -131,11 +131,11 @@ at::Tensor Model::layer_forward(int64_t l, const at::Tensor& x, const AttentionF
 at::Tensor Model::forward_hidden(const at::Tensor& ids, const AttentionFn& attend) const {
   at::Tensor x = embed(ids);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) x = layer_forward(l, x, attend);
-  return norm(x, w_.final_norm_w, w_.final_norm_b);
+  return final_norm(x);
 }
 
 at::Tensor Model::final_norm(const at::Tensor& x) const {
-  return at::layer_norm(x, {cfg_.hidden_size}, final_ln_w_, final_ln_b_, cfg_.layer_norm_eps);
+  return norm(x, w_.final_norm_w, w_.final_norm_b);
 }
 
 at::Tensor Model::logits(const at::Tensor& hidden) const {
