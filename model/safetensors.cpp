@@ -81,7 +81,8 @@ static StDtype parse_dtype(const std::string& s, const std::string& what) {
   return it->second;
 }
 
-std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file) {
+std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file,
+                                             std::map<std::string, std::string>* metadata) {
   require(size >= 8, file + ": truncated safetensors file (no header length)");
   uint64_t hlen = 0;
   std::memcpy(&hlen, data, 8);
@@ -116,9 +117,9 @@ std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, co
   std::vector<std::string> range_names;
   for (auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
-      if (info.is_object())
+      if (info.is_object() && metadata)
         for (auto& [k, v] : info.items())
-          if (v.is_string()) metadata_[k] = v.get<std::string>();
+          if (v.is_string()) (*metadata)[k] = v.get<std::string>();
       continue;
     }
     const std::string what = file + ": tensor '" + name + "'";
@@ -173,7 +174,7 @@ std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, co
 
 void SafeTensors::add_file(const std::string& file) {
   auto mf = std::make_shared<MappedFile>(file);
-  for (auto& v : parse_safetensors(mf->data(), mf->size(), file)) {
+  for (auto& v : parse_safetensors(mf->data(), mf->size(), file, &metadata_)) {
     require(!tensors_.count(v.name), file + ": tensor '" + v.name + "' appears twice");
     std::string name = v.name;
     tensors_.emplace(std::move(name), std::move(v));

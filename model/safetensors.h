@@ -28,7 +28,9 @@ class MappedFile;
 // non-negative dimensions whose product does not overflow, byte sizes matching shape x dtype,
 // ranges inside the data section and no two tensors sharing bytes. Returns the tensors (views
 // into `data`, sorted by name). Throws Error (one line) otherwise.
-std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file);
+// String entries of the header's "__metadata__" go to *metadata when given.
+std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, const std::string& file,
+                                             std::map<std::string, std::string>* metadata = nullptr);
 
 class SafeTensors {
  public:
