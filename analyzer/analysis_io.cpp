@@ -18,8 +18,9 @@ std::string head_statistics_json(const AnalysisResult& r) {
                         {"num_heads", r.heads},
                         {"sink_size", r.options.stats.sink_size},
                         {"local_window", r.options.stats.local_window},
-                        {"recent_ratio", r.options.stats.recent_ratio},
-                        {"beyond_trained_context", r.beyond_trained_context}};
+                        {"recent_ratio", r.options.stats.recent_ratio}};
+  // Outside model_info, whose fields stay exactly the Python original's.
+  root["beyond_trained_context"] = r.beyond_trained_context;
   ojson list = ojson::array();
   for (const auto& s : r.stats) {
     ojson h;

@@ -5,6 +5,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "eval/prefill_eval.h"
+#include "model/tokenizer.h"
 
 namespace headscope::cli {
 
@@ -120,11 +121,15 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
     make_method(m, copt, b);  // validate before loading anything
   }
   Model model = load_model(rt);
-  int64_t total = 0;
-  std::vector<int64_t> ids = load_tokens(rt.model, text, &total);
+  // Tokenized silently so that a context longer than the text is one error line, not a report.
+  TokenLoad tl = load_tokens_with(Tokenizer::load(rt.model), text, 2);
+  if (text.max_tokens > 0 && int64_t(tl.ids.size()) > text.max_tokens) tl.ids.resize(text.max_tokens);
+  const std::vector<int64_t>& ids = tl.ids;
+  const int64_t total = static_cast<int64_t>(ids.size());
   require(a.context_tokens < int64_t(ids.size()),
           "--context-tokens " + std::to_string(a.context_tokens) + " is not shorter than the text (" +
               std::to_string(ids.size()) + " tokens after --max-tokens)");
+  std::printf("special    %s\n", tl.special_description.c_str());
   std::printf("model      %s (%lld params)\n", rt.model.c_str(), (long long)model.num_parameters());
   std::printf("text       %s (%lld tokens, newlines=%s)\n", text.text.c_str(), (long long)total,
               text.newlines.c_str());

@@ -110,7 +110,8 @@ TEST_SUITE("compress_cli") {
     bad("--method l2 --l2-mode sometimes", "--l2-mode");
     bad("--method fix_size_l2 --fix-kv-size 0", "--fix-kv-size must be >= 1");
     bad("--method fix_size_l2 --strategy keep_middle", "unknown --strategy 'keep_middle'");
-    bad("--method h2o", "unknown compression method 'h2o'");
+    bad("--method h2o", "runs only under --protocol prefill");
+    bad("--method nonesuch", "unknown compression method 'nonesuch'");
     bad("--method streaming_llm --skip-layers 9", "layer 9 does not exist");
     bad("--method fix_size_l2 --strategy random --seed -3", "--seed must be a non-negative integer");
   }

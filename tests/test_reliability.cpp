@@ -442,7 +442,7 @@ TEST_SUITE("reliability") {
     REQUIRE(p.code == 0);
     for (auto f : {"head_statistics.json", "head_classifications.json", "head_stats.h5"})
       CHECK(fs::exists(out + "/" + f));
-    CHECK(nlohmann::json::parse(slurp(out + "/head_statistics.json"))["model_info"]["beyond_trained_context"] == false);
+    CHECK(nlohmann::json::parse(slurp(out + "/head_statistics.json"))["beyond_trained_context"] == false);
     CHECK(count_prefixed(out, ".") == 0);   // lock released and removed
     CHECK(std::distance(fs::directory_iterator(out), fs::directory_iterator()) == 3);
   }
