@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace headscope {
 
 // What an output path resolves to.
@@ -86,5 +88,7 @@ void write_file_atomic_with(const std::string& path,
 
 // Reads a whole file; throws Error("cannot read <path>: <reason>") on failure.
 std::string read_file(const std::string& path);
+// read_file + JSON parse; throws Error("<path> is not valid JSON: <parser message>").
+nlohmann::json read_json_file(const std::string& path);
 
 }  // namespace headscope

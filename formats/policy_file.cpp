@@ -28,12 +28,7 @@ std::string get_str(const nlohmann::json& j, const char* key, const std::string&
 
 PolicyModel PolicyModel::from_model_dir(const std::string& model_dir) {
   const std::string path = model_dir + "/config.json";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + " is not valid JSON: " + std::string(e.what()));
-  }
+  const nlohmann::json j = read_json_file(path);
   require(j.is_object(), path + " is not a JSON object");
   PolicyModel m;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
@@ -155,12 +150,7 @@ PolicyFile PolicyFile::from_json(const nlohmann::json& j, const std::string& wha
 }
 
 PolicyFile PolicyFile::load(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + " is not valid JSON: " + std::string(e.what()));
-  }
+  const nlohmann::json j = read_json_file(path);
   return from_json(j, path);
 }
 

@@ -144,12 +144,7 @@ AblationFile AblationFile::from_json(const nlohmann::json& j, const std::string&
 }
 
 AblationFile AblationFile::load(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + " is not valid JSON: " + std::string(e.what()));
-  }
+  const nlohmann::json j = read_json_file(path);
   return from_json(j, path);
 }
 
