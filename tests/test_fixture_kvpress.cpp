@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 
 #include <nlohmann/json.hpp>
 
@@ -64,8 +65,9 @@ void check_fixture(const std::string& fixture, const std::string& model_dir, con
       const auto kept = r["cache_entries_after_prefill"].get<std::vector<int64_t>>();
       CHECK(got.kept_per_layer == kept);
     }
-    MESSAGE(model_dir << " " << press << " " << ratio << ": |dPPL|/PPL = "
-                      << std::abs(got.eval.ppl - want) / want);
+    MESSAGE(model_dir << " " << press << " " << ratio << ": headscope " << std::setprecision(8)
+                      << got.eval.ppl << ", kvpress " << want << ", |dPPL|/PPL = "
+                      << std::setprecision(3) << std::abs(got.eval.ppl - want) / want);
   }
 }
 
