@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -192,6 +193,17 @@ TEST_SUITE("report") {
     Report s = build_report(d.file("stats_only"), nofig);
     CHECK(s.html.find("data:image") == std::string::npos);
     CHECK(s.html.find("\"0.1\":{\"relpos\"") != std::string::npos);
+
+    // Without gnuplot the page is still written, the figures listed as left out.
+    const char* old = std::getenv("HEADSCOPE_GNUPLOT");
+    const std::string saved = old ? old : "";
+    ::setenv("HEADSCOPE_GNUPLOT", d.file("no-gnuplot").c_str(), 1);
+    Report ng = build_report(d.file("run"));
+    if (old) ::setenv("HEADSCOPE_GNUPLOT", saved.c_str(), 1);
+    else ::unsetenv("HEADSCOPE_GNUPLOT");
+    CHECK(ng.html.find("data:image") == std::string::npos);
+    CHECK(ng.html.find("Figures left out: HEADSCOPE_GNUPLOT=") != std::string::npos);
+    CHECK(ng.html.find("id=\"hs-data\"") != std::string::npos);
   }
 
   TEST_CASE("report: bad directories give one-line errors") {

@@ -643,7 +643,7 @@ TEST_SUITE("viz") {
     const std::string abl = d.write("ablation.json", full_ablation());
     const std::string cls = d.write("cls.json", kClassifications);
     auto [rc, out] = run_cli("plot context --in " + abl + " --out " + d.file("c.png") +
-                             " --logx --width 800 --height 600");
+                             " --log-x --width 800 --height 600");
     INFO(out);
     CHECK(rc == 0);
     CHECK(png_info(d.file("c.png")).valid);
@@ -655,6 +655,11 @@ TEST_SUITE("viz") {
     CHECK(out.find("wrote " + d.file("all/sink_importance.svg")) != std::string::npos);
     CHECK(out.find("skipped heatmap_entropy") != std::string::npos);
     CHECK(svg_valid(slurp(d.file("all/head_map.svg"))));
+    std::tie(rc, out) = run_cli("plot headmap --in " + cls + " --cell-text threshold-value --threshold 0.7 --out " +
+                                d.file("thr.svg"));
+    CHECK(rc == 0);
+    CHECK(slurp(d.file("thr.svg")).find("<text>0.80+</text>") != std::string::npos);
+    CHECK(slurp(d.file("thr.svg")).find("<text>0.60</text>") != std::string::npos);
 
     // Errors: one line "headscope: error: ...", exit 1, no output written.
     const std::string empty = d.write("empty.json", "");
