@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   headscope::cli::register_tokenize(app);
   headscope::cli::register_sweep(app);
   headscope::cli::register_allocate(app);
+  headscope::cli::register_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
