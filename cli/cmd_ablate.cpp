@@ -124,7 +124,7 @@ void register_ablate(CLI::App& app) {
     }
     require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
     require(!args->out.empty(), "--out is required (the results JSON)");
-    require(!args->text.text.empty(), "--text is required");
+    require(!args->text.text.empty() || !args->docs.dataset.empty(), "--text or --dataset is required");
     plan = select_groups(plan, split_group_list(args->groups));
     require(!plan.configs.empty(), "no configurations selected");
     ClassificationFile cls;

@@ -188,7 +188,8 @@ void run_policy_file(const RuntimeOptions& rt, const TextOptions& text, const st
                       {"policy_file", path},
                       {"policy_name", pf.name},
                       {"policy_hash", pf.policy_hash()}};
-  for (auto& [k, v] : r.to_json().items()) j[k] = v;
+  const nlohmann::json rj = r.to_json();  // named: items() of a temporary would dangle
+  for (auto& [k, v] : rj.items()) j[k] = v;
   write_file_atomic(json_out, j.dump(1) + "\n");
 }
 
@@ -372,9 +373,11 @@ void register_eval(CLI::App& app) {
       }
     } else {
       std::vector<EvalResult> per;
-      for (const auto& doc : docs)
+      for (const auto& doc : docs) {
         per.push_back(run_one(model, doc.ids, args->method, copt, pm, decode, args->context,
                               args->stride));
+        if (per.back().diverged()) diverged.push_back(method_label(per.back()) + " " + doc.name);
+      }
       if (!multi) {
         print_one(per[0]);
         const nlohmann::json rj = per[0].to_json();
