@@ -33,7 +33,7 @@ class SnapKVPress : public PrefillPress {
                         " tokens) must be longer than --window-size " + std::to_string(w_));
   }
   at::Tensor score(const PrefillLayerView& v) const override {
-    const int64_t Hkv = v.keys.size(0), N = v.keys.size(1);
+    const int64_t Hkv = v.keys.size(0);
     at::Tensor a = detail::window_attention(v, w_);  // [Hq, w, N-w]
     at::Tensor s = a.mean(1);                         // [Hq, N-w]
     s = at::avg_pool1d(s.unsqueeze(1), {k_}, {1}, {k_ / 2}, false, true).squeeze(1);

@@ -48,7 +48,7 @@ void check_fixture(const std::string& fixture, const std::string& model_dir, con
     if (press != "dense") {
       MethodOptions o;
       o.set("compression-ratio", ratio);
-      const std::vector<std::string> takes = press_flags(press);
+      const std::vector<std::string> takes = press_flags(press, &all);
       for (const auto& [flag, v] : all.values)
         if (std::find(takes.begin(), takes.end(), flag) != takes.end()) o.set(flag, v);
       p = make_prefill_press(press, o);
