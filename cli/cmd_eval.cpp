@@ -8,6 +8,7 @@
 #include "cli/report_stream.h"
 #include "cli/documents.h"
 #include "cli/eval_prefill.h"
+#include "cli/method_options.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -34,8 +35,7 @@ struct EvalArgs {
   std::string positions = "true";
   bool decode = false;
   bool compare_all = false;
-  CompressorOptions copt;
-  std::string seed_str;
+  MethodArgs mopt;
   PrefillArgs prefill;
   std::string policy;  // --policy FILE: a per-(layer, KV head) policy on the real cache
 };
@@ -64,7 +64,7 @@ std::string peak_memory(const EvalResult& r) {
 }
 
 EvalResult run_one(const Model& model, const std::vector<int64_t>& ids, const std::string& method,
-                   const CompressorOptions& copt, PositionMode pm, bool decode,
+                   const MethodOptions& copt, PositionMode pm, bool decode,
                    int64_t context = 0, int64_t stride = 0) {
   if (method == "dense" && !decode && context > 0) {
     StridedEvalOptions so;
@@ -211,27 +211,14 @@ void register_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--nll-out", args->nll_out,
                   "write every per-token NLL to this .npy or .h5 file (one method only)");
-  auto& o = args->copt;
-  sub->add_option("--method", args->method,
-                  "dense | streaming_llm | recent_only | l2 | fix_size_l2")
-      ->capture_default_str();
+  sub->add_option("--method", args->method, method_help())->capture_default_str();
   sub->add_option("--positions", args->positions,
                   "rotary positions: true (text position), cache (cache length, the Python "
                   "original's), shifted (re-rotated by slot index)")
       ->check(CLI::IsMember({"true", "cache", "shifted"}))->capture_default_str();
   sub->add_flag("--decode", args->decode, "dense: decode token by token over a KV cache instead of one parallel forward");
   sub->add_flag("--compare-all", args->compare_all, "run dense and every method with its defaults (plus the options given) and print one table");
-  sub->add_option("--start-size", o.start_size, "streaming_llm: attention sinks kept")->capture_default_str();
-  sub->add_option("--recent-size", o.recent_size, "streaming_llm: recent entries kept")->capture_default_str();
-  sub->add_option("--window", o.window, "recent_only: entries kept")->capture_default_str();
-  sub->add_option("--keep-ratio", o.keep_ratio, "l2: share of entries kept (default 0.8); fix_size_l2: protected recent share of --fix-kv-size (default 0.2)");
-  sub->add_option("--prune-after", o.prune_after, "l2: compress only when a head holds more entries")->capture_default_str();
-  sub->add_option("--l2-mode", o.l2_mode, "l2: every (after every step, as the Python original) or once (first time only, as the KnormPress paper)")
-      ->capture_default_str();
-  sub->add_option("--fix-kv-size", o.fix_kv_size, "fix_size_l2: cache size kept")->capture_default_str();
-  sub->add_option("--strategy", o.strategy, "fix_size_l2: keep_low | keep_high | random")->capture_default_str();
-  sub->add_option("--seed", args->seed_str, "fix_size_l2 random: generator seed (default 0)");
-  sub->add_option("--skip-layers", o.skip_layers, "layers never compressed, e.g. 0,1")->delimiter(',');
+  add_method_options(sub, args->mopt);
   sub->add_option("--policy", args->policy,
                   "policy file (headscope.policy/1, from ablate --export-policy or allocate): "
                   "evaluate it on the real KV cache, token by token");
@@ -240,32 +227,34 @@ void register_eval(CLI::App& app) {
   sub->callback([args]() {
     // "--json -": the JSON alone on stdout, this report on stderr.
     ReportToStderr report_redirect(is_stdout_path(args->json_out));
-    if (!args->seed_str.empty()) {
-      try {
-        size_t used = 0;
-        args->copt.seed = std::stoull(args->seed_str, &used);
-        require(used == args->seed_str.size() && args->seed_str[0] != '-', "");
-      } catch (...) {
-        throw Error("--seed must be a non-negative integer, got '" + args->seed_str + "'");
-      }
-    }
     if (!args->json_out.empty()) resolve_output(args->json_out);  // a directory fails now
     if (args->prefill.protocol == "prefill") {
       require(args->positions == "true" && !args->decode,
               "--protocol prefill uses true positions and always decodes the continuation; drop --positions/--decode");
-      run_prefill_command(args->rt, args->text, args->method, args->copt, args->prefill,
+      run_prefill_command(args->rt, args->text, args->method, args->mopt, args->prefill,
                           args->compare_all, args->json_out);
       return;
     }
-    check_step_protocol(args->prefill, args->method);
+    check_step_protocol(args->prefill, args->mopt, args->method);
     const PositionMode pm = parse_position_mode(args->positions);
-    // Validate the method and its options before loading anything.
-    const std::vector<std::string> all = {"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2"};
+    // Validate the method and its options before loading anything. --compare-all: dense and
+    // every registered compressor, each with the options given that it takes.
+    std::vector<std::string> all = {"dense"};
+    for (auto* c : compressors())
+      if (c->compare_all) all.push_back(c->name);
+    std::vector<MethodOptions> all_opt(all.size());
     if (args->compare_all) {
-      for (size_t i = 1; i < all.size(); ++i) make_compressor(all[i], args->copt);
+      check_applies_to_some(args->mopt, all, /*presses=*/false, "--compare-all");
+      for (size_t i = 1; i < all.size(); ++i) {
+        all_opt[i] = compressor_options_for(args->mopt, all[i]);
+        make_compressor(all[i], all_opt[i]);
+      }
     } else if (args->method != "dense") {
-      make_compressor(args->method, args->copt);
+      make_compressor(args->method, compressor_options(args->mopt));
+    } else {
+      check_dense(args->mopt);
     }
+    const MethodOptions copt = compressor_options(args->mopt);
     require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
     if (args->context > 0) {
       require(args->method == "dense" && !args->decode && !args->compare_all &&
@@ -286,7 +275,7 @@ void register_eval(CLI::App& app) {
       return;
     }
     Model model = load_model(args->rt);
-    for (int64_t l : args->copt.skip_layers)
+    for (int64_t l : copt.skip_layers)
       require(l < model.config().num_layers,
               "--skip-layers: layer " + std::to_string(l) + " does not exist (the model has " +
                   std::to_string(model.config().num_layers) + " layers)");
@@ -350,7 +339,7 @@ void register_eval(CLI::App& app) {
       std::vector<std::vector<EvalResult>> per(all.size());  // [method][document]
       for (size_t m = 0; m < all.size(); ++m)
         for (const auto& doc : docs) {
-          per[m].push_back(run_one(model, doc.ids, all[m], args->copt, pm, /*decode=*/true));
+          per[m].push_back(run_one(model, doc.ids, all[m], all_opt[m], pm, /*decode=*/true));
           if (per[m].back().diverged()) diverged.push_back(method_label(per[m].back()) + " " + doc.name);
           std::fprintf(stderr, "%s %s: ppl %.3f\n", method_label(per[m].back()).c_str(),
                        doc.name.c_str(), per[m].back().ppl);
@@ -385,7 +374,7 @@ void register_eval(CLI::App& app) {
     } else {
       std::vector<EvalResult> per;
       for (const auto& doc : docs) {
-        per.push_back(run_one(model, doc.ids, args->method, args->copt, pm, decode, args->context,
+        per.push_back(run_one(model, doc.ids, args->method, copt, pm, decode, args->context,
                               args->stride));
         if (per.back().diverged()) diverged.push_back(method_label(per.back()) + " " + doc.name);
       }
@@ -417,7 +406,7 @@ void register_eval(CLI::App& app) {
         if (args->method != "dense" || decode) {
           // the same documents with the dense parallel engine, for the paired difference
           std::vector<EvalResult> dense;
-          for (const auto& doc : docs) dense.push_back(run_one(model, doc.ids, "dense", args->copt,
+          for (const auto& doc : docs) dense.push_back(run_one(model, doc.ids, "dense", {},
                                                               PositionMode::True, false));
           const PairedDifference pd = paired_difference(sc, scores_of(dense), "dense", bo);
           std::printf("\n");

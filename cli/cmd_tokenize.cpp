@@ -29,12 +29,6 @@ struct TokenizeArgs {
   bool ids = false, decode = false;
 };
 
-int64_t count_code_points(const std::string& s) {
-  int64_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
 std::string preview(const std::string& s, size_t max_chars) {
   std::string r;
   size_t chars = 0;

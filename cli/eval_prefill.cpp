@@ -20,19 +20,27 @@ struct Method {
   std::unique_ptr<Compressor> compressor;
 };
 
-Method make_method(const std::string& method, const CompressorOptions& copt, const PrefillArgs& a) {
+bool press_only(const std::string& method) { return find_press(method) && !find_compressor(method); }
+
+// `given`: the method options (for --compare-all already restricted to the method's flags).
+Method make_method(const std::string& method, const MethodOptions& given) {
   Method m;
+  const bool ratio_given = given.values.count(compression_ratio_option().flag) > 0;
   if (method == "dense") {
-    require(!a.ratio_given, "--compression-ratio needs a press (streaming_llm, knorm, snapkv, tova, h2o, adakv), not dense");
+    if (ratio_given) {
+      std::string names;
+      for (auto* p : presses()) names += (names.empty() ? "" : ", ") + p->name;
+      throw Error("--compression-ratio needs a press (" + names + "), not dense");
+    }
+    for (const auto& [f, v] : given.values) usage_error("--" + f + " does not apply to --method dense");
+    if (!given.skip_layers.empty()) usage_error("--skip-layers does not apply to --method dense");
     return m;
   }
-  if (a.ratio_given || (is_prefill_press(method) && method != "streaming_llm")) {
-    if (!a.ratio_given)
-      throw Error("method " + method + " needs --compression-ratio (share of the context's entries removed, in (0, 1))");
-    m.press = make_prefill_press(method, a.press);
+  if (ratio_given || press_only(method)) {
+    m.press = make_prefill_press(method, given);
     return m;
   }
-  m.compressor = make_compressor(method, copt);
+  m.compressor = make_compressor(method, given);
   return m;
 }
 
@@ -86,40 +94,36 @@ void add_prefill_options(CLI::App* sub, PrefillArgs& a) {
                   "prefill --context-tokens in parallel, compress once, score the rest)")
       ->check(CLI::IsMember({"step", "prefill"}))->capture_default_str();
   sub->add_option("--context-tokens", a.context_tokens, "prefill: tokens prefilled and compressed once");
-  sub->add_option_function<double>("--compression-ratio", [&a](double r) {
-        a.press.compression_ratio = r;
-        a.ratio_given = true;
-      }, "prefill presses: share of the context's KV entries removed, in (0, 1); kept per KV head: int(N*(1-ratio))");
-  sub->add_option("--window-size", a.press.window_size, "snapkv: observation window (last queries)")->capture_default_str();
-  sub->add_option("--kernel-size", a.press.kernel_size, "snapkv: pooling kernel over keys (odd)")->capture_default_str();
-  sub->add_option("--recent-share", a.press.recent_share, "h2o: share of the budget kept for the most recent tokens")->capture_default_str();
-  sub->add_option("--adakv-alpha", a.press.alpha_safeguard, "adakv: share of each head's uniform budget always kept")->capture_default_str();
-  sub->add_option("--adakv-press", a.press.inner, "adakv: press whose scores are shared across heads")->capture_default_str();
 }
 
-void check_step_protocol(const PrefillArgs& a, const std::string& method) {
+void check_step_protocol(const PrefillArgs& a, const MethodArgs& m, const std::string& method) {
   require(a.context_tokens < 0, "--context-tokens needs --protocol prefill");
-  require(!a.ratio_given, "--compression-ratio needs --protocol prefill");
-  if (is_prefill_press(method) && method != "streaming_llm")
+  require(!m.has(compression_ratio_option().flag), "--compression-ratio needs --protocol prefill");
+  if (press_only(method))
     throw Error("method " + method + " runs only under --protocol prefill (it compresses the prefilled context once)");
 }
 
 void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, const std::string& method,
-                         const CompressorOptions& copt, const PrefillArgs& a, bool compare_all,
+                         const MethodArgs& mopt, const PrefillArgs& a, bool compare_all,
                          const std::string& json_out) {
   require(a.context_tokens >= 1, "--protocol prefill needs --context-tokens N (N >= 1)");
-  if (a.ratio_given) make_prefill_press("knorm", a.press);  // validates the ratio first
+  const std::string ratio_flag = compression_ratio_option().flag;
+  if (mopt.has(ratio_flag)) {  // validates the ratio first, whatever the method
+    MethodOptions r;
+    r.values[ratio_flag] = mopt.given.at(ratio_flag);
+    make_prefill_press(find_press(method) ? method : presses().front()->name, r);
+  }
   std::vector<std::string> methods = {method};
+  std::vector<MethodOptions> given = {press_options(mopt)};
   if (compare_all) {
-    require(a.ratio_given, "--protocol prefill --compare-all needs --compression-ratio");
+    require(mopt.has(ratio_flag), "--protocol prefill --compare-all needs --compression-ratio");
     methods = {"dense"};
-    for (const auto& m : prefill_press_methods()) methods.push_back(m);
+    for (auto* p : presses()) methods.push_back(p->name);
+    check_applies_to_some(mopt, methods, /*presses=*/true, "--protocol prefill --compare-all");
+    given = {MethodOptions{}};
+    for (size_t i = 1; i < methods.size(); ++i) given.push_back(press_options_for(mopt, methods[i]));
   }
-  for (const auto& m : methods) {
-    PrefillArgs b = a;
-    if (compare_all && m == "dense") b.ratio_given = false;
-    make_method(m, copt, b);  // validate before loading anything
-  }
+  for (size_t i = 0; i < methods.size(); ++i) make_method(methods[i], given[i]);  // validate before loading anything
   Model model = load_model(rt);
   // Tokenized silently so that a context longer than the text is one error line, not a report.
   TokenLoad tl = load_tokens_with(Tokenizer::load(rt.model), text, 2);
@@ -138,10 +142,8 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
                       {"device", describe_device(rt)}, {"protocol", "prefill"},
                       {"context_tokens", a.context_tokens}};
   std::vector<PrefillResult> rs;
-  for (const auto& m : methods) {
-    PrefillArgs b = a;
-    if (compare_all && m == "dense") b.ratio_given = false;
-    Method mm = make_method(m, copt, b);
+  for (size_t i = 0; i < methods.size(); ++i) {
+    Method mm = make_method(methods[i], given[i]);
     PrefillEvalOptions o;
     o.context_tokens = a.context_tokens;
     o.press = mm.press.get();
@@ -154,8 +156,8 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
     const nlohmann::json rj = rs[0].to_json();
     for (auto& [k, v] : rj.items()) j[k] = v;
   } else {
-    std::printf("protocol   prefill (context %lld tokens compressed once at ratio %g, %lld predictions)\n\n",
-                (long long)a.context_tokens, a.press.compression_ratio,
+    std::printf("protocol   prefill (context %lld tokens compressed once at ratio %s, %lld predictions)\n\n",
+                (long long)a.context_tokens, mopt.given.at(ratio_flag).c_str(),
                 (long long)rs[0].predictions);
     std::printf("%-58s %9s %7s %8s %10s %11s\n", "method", "PPL", "acc", "kept", "prefill s", "scoring t/s");
     j["results"] = nlohmann::json::array();

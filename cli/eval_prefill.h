@@ -6,26 +6,27 @@
 
 #include <string>
 
+#include "cli/method_options.h"
 #include "cli/runtime.h"
 #include "compress/compressor.h"
 #include "compress/prefill_press.h"
 
 namespace headscope::cli {
 
+// The protocol options; the presses' options (--compression-ratio, ...) are method options
+// (cli/method_options.h).
 struct PrefillArgs {
   std::string protocol = "step";  // step | prefill
   int64_t context_tokens = -1;
-  PrefillPressOptions press;
-  bool ratio_given = false;
 };
 
 void add_prefill_options(CLI::App* sub, PrefillArgs& a);
 // Refuses prefill-only options and methods under the step protocol (one-line Error).
-void check_step_protocol(const PrefillArgs& a, const std::string& method);
+void check_step_protocol(const PrefillArgs& a, const MethodArgs& m, const std::string& method);
 // Runs the prefill protocol for `method` (or, with compare_all, dense and every press) and
 // prints the result; writes json_out atomically when non-empty.
 void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, const std::string& method,
-                         const CompressorOptions& copt, const PrefillArgs& a, bool compare_all,
+                         const MethodArgs& mopt, const PrefillArgs& a, bool compare_all,
                          const std::string& json_out);
 
 }  // namespace headscope::cli

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const headscope::UsageError& e) {  // usage errors exit 2
+    std::fprintf(stderr, "headscope: error: %s\n", e.what());
+    return 2;
   } catch (const headscope::Error& e) {
     std::fprintf(stderr, "headscope: error: %s\n", e.what());
     return 1;

@@ -9,6 +9,7 @@
 // ragged (kvpress keeps them and masks the evicted ones out of attention: the same attention).
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -74,5 +75,20 @@ std::unique_ptr<PrefillPress> make_adakv_press(std::unique_ptr<PrefillPress> inn
           "adakv: --adakv-alpha must be in [0, 1], got " + std::to_string(alpha));
   return std::make_unique<AdaKVPress>(std::move(inner), alpha);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "adakv";
+  i.help = "another press's scores shared across the KV heads of a layer (AdaKV)";
+  i.rank = 60;
+  i.inner_press_flag = "adakv-press";
+  i.options = {real_option("adakv-alpha", 0.2, 0.0, 1.0,
+                           "share of each head's uniform budget always kept"),
+               text_option("adakv-press", "snapkv", "press whose scores are shared across heads")};
+  i.factory = [](const ResolvedOptions& o, double, std::unique_ptr<PrefillPress> inner) {
+    return make_adakv_press(std::move(inner), o.real("adakv-alpha"));
+  };
+  return i;
+}());
 
 }  // namespace headscope

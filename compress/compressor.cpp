@@ -74,30 +74,4 @@ std::vector<int64_t> select_by_norm(const double* norms, int64_t n, int64_t k, b
 }
 }  // namespace detail
 
-const std::vector<std::string>& compressor_methods() {
-  static const std::vector<std::string> m = {"streaming_llm", "recent_only", "l2", "fix_size_l2"};
-  return m;
-}
-
-std::unique_ptr<Compressor> make_compressor(const std::string& method, const CompressorOptions& o) {
-  std::unique_ptr<Compressor> c;
-  if (method == "streaming_llm") {
-    c = make_streaming_llm(o.start_size, o.recent_size);
-  } else if (method == "recent_only") {
-    c = make_recent_only(o.window);
-  } else if (method == "l2") {
-    c = make_l2(o.keep_ratio < 0 ? 0.8 : o.keep_ratio, o.prune_after, o.l2_mode);
-  } else if (method == "fix_size_l2") {
-    c = make_fix_size_l2(o.fix_kv_size, o.keep_ratio < 0 ? 0.2 : o.keep_ratio, o.strategy, o.seed);
-  } else if (method == "window_policy") {
-    require(o.visibility != nullptr, "method window_policy needs a per-head visibility");
-    c = make_window_policy(*o.visibility);
-  } else {
-    throw Error("unknown compression method '" + method +
-                "' (expected dense, streaming_llm, recent_only, l2, fix_size_l2 or window_policy)");
-  }
-  c->set_skip_layers(o.skip_layers);
-  return c;
-}
-
 }  // namespace headscope

@@ -1,4 +1,5 @@
-// KV-cache compressors: one small interface, one file per method, each stating its exact rule.
+// KV-cache compressors: one small interface, one file per method, each stating its exact rule
+// and registering itself (compress/registry.h).
 //
 // The decoder (eval/decode_eval.h) calls compress(cache, next_pos) after every decoding step,
 // once the step's token has been appended to every layer; next_pos is the text position of the
@@ -15,6 +16,7 @@
 
 #include "model/kv_cache.h"
 #include "model/visibility.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -45,25 +47,6 @@ class Compressor {
   std::vector<int64_t> skip_layers_;
 };
 
-// Options of every method (each method reads its own; the defaults are the CLI's defaults).
-struct CompressorOptions {
-  // streaming_llm
-  int64_t start_size = 4;
-  int64_t recent_size = 508;
-  // recent_only
-  int64_t window = 512;
-  // l2 (KnormPress) and fix_size_l2
-  double keep_ratio = -1;  // < 0: the method's default (l2: 0.8, fix_size_l2: 0.2)
-  int64_t prune_after = 1000;
-  std::string l2_mode = "every";  // every | once
-  int64_t fix_kv_size = 512;
-  std::string strategy = "keep_low";  // keep_low | keep_high | random
-  uint64_t seed = 0;
-  // window_policy
-  const Visibility* visibility = nullptr;
-  std::vector<int64_t> skip_layers;
-};
-
 namespace detail {
 // Slots kept by the sink + recent rule on a head of n entries: [0, start) U [n - recent, n)
 // when n > start + recent, else all of them.
@@ -73,12 +56,7 @@ std::vector<int64_t> sink_recent_slots(int64_t n, int64_t start, int64_t recent)
 std::vector<int64_t> select_by_norm(const double* norms, int64_t n, int64_t k, bool low);
 }  // namespace detail
 
-// The compressor methods this factory knows, in --compare-all order.
-const std::vector<std::string>& compressor_methods();
-
-// Builds `method` (streaming_llm, recent_only, l2, fix_size_l2, window_policy) from options.
-// Throws Error with one line on an unknown method or bad parameters.
-std::unique_ptr<Compressor> make_compressor(const std::string& method, const CompressorOptions& opt);
+// Methods by name, with typed options: compress/registry.h (make_compressor).
 
 // Direct constructors (validate their parameters, throw Error).
 std::unique_ptr<Compressor> make_streaming_llm(int64_t start_size, int64_t recent_size);
@@ -86,7 +64,8 @@ std::unique_ptr<Compressor> make_recent_only(int64_t window);
 std::unique_ptr<Compressor> make_l2(double keep_ratio, int64_t prune_after, const std::string& mode);
 std::unique_ptr<Compressor> make_fix_size_l2(int64_t fix_kv_size, double keep_ratio,
                                              const std::string& strategy, uint64_t seed);
-// The visibility must outlive the compressor.
-std::unique_ptr<Compressor> make_window_policy(const Visibility& visibility);
+// Not in the registry (not a --method: eval --policy FILE builds it). Owns its copy of the
+// visibility (a few bytes per head), so a temporary argument cannot dangle.
+std::unique_ptr<Compressor> make_window_policy(Visibility visibility);
 
 }  // namespace headscope

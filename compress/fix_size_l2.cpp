@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "compress/compressor.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -108,5 +109,22 @@ std::unique_ptr<Compressor> make_fix_size_l2(int64_t fix_kv_size, double keep_ra
                 "' (expected keep_low, keep_high or random)");
   return std::make_unique<FixSizeL2>(fix_kv_size, keep_ratio, s, strategy, seed);
 }
+
+HEADSCOPE_REGISTER_COMPRESSOR([] {
+  CompressorInfo i;
+  i.name = "fix_size_l2";
+  i.help = "fixed cache size: a protected recent part plus key-norm-ranked older entries";
+  i.rank = 40;
+  i.options = {int_option("fix-kv-size", 512, 1, std::nullopt, "cache size kept"),
+               real_option("keep-ratio", 0.2, 0.0, 1.0, "protected recent share of --fix-kv-size"),
+               choice_option("strategy", "keep_low", {"keep_low", "keep_high", "random"},
+                             "which older entries are kept"),
+               int_option("seed", 0, 0, std::nullopt, "generator seed of --strategy random")};
+  i.factory = [](const ResolvedOptions& o) {
+    return make_fix_size_l2(o.integer("fix-kv-size"), o.real("keep-ratio"), o.text("strategy"),
+                            static_cast<uint64_t>(o.integer("seed")));
+  };
+  return i;
+}());
 
 }  // namespace headscope

@@ -7,6 +7,7 @@
 // protects nothing), so this one is checked against a brute-force reference only.
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 #include <cmath>
 
@@ -46,5 +47,18 @@ std::unique_ptr<PrefillPress> make_h2o_press(double ratio, double recent_share) 
           "h2o: --recent-share must be in [0, 1], got " + std::to_string(recent_share));
   return std::make_unique<H2OPress>(ratio, recent_share);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "h2o";
+  i.help = "recent tokens + heavy hitters of accumulated attention (H2O)";
+  i.rank = 50;
+  i.options = {real_option("recent-share", 0.5, 0.0, 1.0,
+                           "share of the budget kept for the most recent tokens")};
+  i.factory = [](const ResolvedOptions& o, double ratio, std::unique_ptr<PrefillPress>) {
+    return make_h2o_press(ratio, o.real("recent-share"));
+  };
+  return i;
+}());
 
 }  // namespace headscope

@@ -5,6 +5,7 @@
 // keeps ceil(keep_ratio * n) and can run after every decoding step.)
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -25,5 +26,16 @@ class KnormPress : public PrefillPress {
 std::unique_ptr<PrefillPress> make_knorm_press(double ratio) {
   return std::make_unique<KnormPress>(ratio);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "knorm";
+  i.help = "the keys of lowest L2 norm (kvpress KnormPress)";
+  i.rank = 20;
+  i.factory = [](const ResolvedOptions&, double ratio, std::unique_ptr<PrefillPress>) {
+    return make_knorm_press(ratio);
+  };
+  return i;
+}());
 
 }  // namespace headscope

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "compress/compressor.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -77,5 +78,22 @@ std::unique_ptr<Compressor> make_l2(double keep_ratio, int64_t prune_after, cons
           "l2: --l2-mode must be 'every' or 'once', got '" + mode + "'");
   return std::make_unique<L2Norm>(keep_ratio, prune_after, mode == "once");
 }
+
+HEADSCOPE_REGISTER_COMPRESSOR([] {
+  CompressorInfo i;
+  i.name = "l2";
+  i.help = "keep the lowest-key-norm share of each head (KnormPress, the Python original's l2_compress)";
+  i.rank = 30;
+  i.options = {real_option("keep-ratio", 0.8, 0.0, 1.0, "share of entries kept"),
+               int_option("prune-after", 1000, 0, std::nullopt,
+                          "compress only when a head holds more entries"),
+               choice_option("l2-mode", "every", {"every", "once"},
+                             "every (after every step, as the Python original) or once (first "
+                             "time only, as the KnormPress paper)")};
+  i.factory = [](const ResolvedOptions& o) {
+    return make_l2(o.real("keep-ratio"), o.integer("prune-after"), o.text("l2-mode"));
+  };
+  return i;
+}());
 
 }  // namespace headscope

@@ -70,34 +70,4 @@ at::Tensor mean_over_groups(const at::Tensor& x, int64_t kv_heads) {
 
 }  // namespace detail
 
-const std::vector<std::string>& prefill_press_methods() {
-  static const std::vector<std::string> m = {"streaming_llm", "knorm", "snapkv", "tova", "h2o", "adakv"};
-  return m;
-}
-
-bool is_prefill_press(const std::string& method) {
-  const auto& m = prefill_press_methods();
-  return std::find(m.begin(), m.end(), method) != m.end();
-}
-
-std::unique_ptr<PrefillPress> make_prefill_press(const std::string& method, const PrefillPressOptions& o) {
-  const double r = o.compression_ratio;
-  require(std::isfinite(r) && r > 0.0 && r < 1.0,
-          "--compression-ratio must be in (0, 1), got " + std::to_string(r));
-  if (method == "streaming_llm") return make_streaming_llm_press(r, o.n_sink);
-  if (method == "knorm") return make_knorm_press(r);
-  if (method == "snapkv") return make_snapkv_press(r, o.window_size, o.kernel_size);
-  if (method == "tova") return make_tova_press(r);
-  if (method == "h2o") return make_h2o_press(r, o.recent_share);
-  if (method == "adakv") {
-    require(o.inner != "adakv" && is_prefill_press(o.inner),
-            "adakv: --adakv-press must be streaming_llm, knorm, snapkv, tova or h2o, got '" + o.inner + "'");
-    PrefillPressOptions inner = o;
-    return make_adakv_press(make_prefill_press(o.inner, inner), o.alpha_safeguard);
-  }
-  throw Error("method '" + method +
-              "' is unknown to the prefill protocol with --compression-ratio (expected "
-              "streaming_llm, knorm, snapkv, tova, h2o or adakv)");
-}
-
 }  // namespace headscope

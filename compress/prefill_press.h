@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compress/registry.h"
+
 namespace headscope {
 
 // What a press sees of one layer right after the layer's parallel prefill attention.
@@ -34,16 +36,6 @@ struct PrefillLayerView {
   // Only for presses with needs_accumulated_attention(): [Hq, N] float32, for every key the sum
   // over the N context queries of the causal attention probability it received.
   at::Tensor accumulated_attention;
-};
-
-struct PrefillPressOptions {
-  double compression_ratio = 0.5;  // share of the context's entries removed, in (0, 1)
-  int64_t n_sink = 4;              // streaming_llm
-  int64_t window_size = 64;        // snapkv: observation window (last queries)
-  int64_t kernel_size = 5;         // snapkv: average-pooling kernel over keys
-  double recent_share = 0.5;       // h2o: share of the budget given to the most recent entries
-  double alpha_safeguard = 0.2;    // adakv: share of each head's uniform budget it always keeps
-  std::string inner = "snapkv";    // adakv: the press whose scores are shared across heads
 };
 
 class PrefillPress {
@@ -86,12 +78,7 @@ at::Tensor window_attention(const PrefillLayerView& view, int64_t w);
 at::Tensor mean_over_groups(const at::Tensor& per_query_head, int64_t kv_heads);
 }  // namespace detail
 
-// Methods of the prefill protocol, in --compare-all order.
-const std::vector<std::string>& prefill_press_methods();
-bool is_prefill_press(const std::string& method);
-// Throws Error with one line on an unknown method or bad options.
-std::unique_ptr<PrefillPress> make_prefill_press(const std::string& method,
-                                                 const PrefillPressOptions& opt);
+// Presses by name, with typed options: compress/registry.h (make_prefill_press).
 
 // Direct constructors (validate their options).
 std::unique_ptr<PrefillPress> make_knorm_press(double ratio);

@@ -11,6 +11,7 @@
 // Requires a context longer than window_size (kvpress asserts q_len > window_size).
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -32,7 +33,7 @@ class SnapKVPress : public PrefillPress {
                         " tokens) must be longer than --window-size " + std::to_string(w_));
   }
   at::Tensor score(const PrefillLayerView& v) const override {
-    const int64_t Hkv = v.keys.size(0), N = v.keys.size(1);
+    const int64_t Hkv = v.keys.size(0);
     at::Tensor a = detail::window_attention(v, w_);  // [Hq, w, N-w]
     at::Tensor s = a.mean(1);                         // [Hq, N-w]
     s = at::avg_pool1d(s.unsqueeze(1), {k_}, {1}, {k_ / 2}, false, true).squeeze(1);
@@ -53,5 +54,18 @@ std::unique_ptr<PrefillPress> make_snapkv_press(double ratio, int64_t window_siz
           "snapkv: --kernel-size must be odd and >= 1, got " + std::to_string(kernel_size));
   return std::make_unique<SnapKVPress>(ratio, window_size, kernel_size);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "snapkv";
+  i.help = "keys the last queries attend to, pooled (kvpress SnapKVPress)";
+  i.rank = 30;
+  i.options = {int_option("window-size", 64, 1, std::nullopt, "observation window (last queries)"),
+               int_option("kernel-size", 5, 1, std::nullopt, "pooling kernel over keys (odd)")};
+  i.factory = [](const ResolvedOptions& o, double ratio, std::unique_ptr<PrefillPress>) {
+    return make_snapkv_press(ratio, o.integer("window-size"), o.integer("kernel-size"));
+  };
+  return i;
+}());
 
 }  // namespace headscope

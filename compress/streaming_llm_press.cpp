@@ -6,6 +6,7 @@
 // Requires N > n_sink and n_kept >= n_sink (kvpress asserts q_len > n_sink).
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -43,5 +44,17 @@ std::unique_ptr<PrefillPress> make_streaming_llm_press(double ratio, int64_t n_s
   require(n_sink >= 0, "streaming_llm: --start-size must be >= 0, got " + std::to_string(n_sink));
   return std::make_unique<StreamingLLMPress>(ratio, n_sink);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "streaming_llm";
+  i.help = "the first --start-size tokens and the most recent ones (kvpress StreamingLLMPress)";
+  i.rank = 10;
+  i.options = {int_option("start-size", 4, 0, std::nullopt, "attention sinks kept")};
+  i.factory = [](const ResolvedOptions& o, double ratio, std::unique_ptr<PrefillPress>) {
+    return make_streaming_llm_press(ratio, o.integer("start-size"));
+  };
+  return i;
+}());
 
 }  // namespace headscope

@@ -5,6 +5,7 @@
 // tokens), and the last token itself gets the maximum score + 1 (it is always kept).
 #include "common/error.h"
 #include "compress/prefill_press.h"
+#include "compress/registry.h"
 
 namespace headscope {
 
@@ -34,5 +35,16 @@ class TOVAPress : public PrefillPress {
 std::unique_ptr<PrefillPress> make_tova_press(double ratio) {
   return std::make_unique<TOVAPress>(ratio);
 }
+
+HEADSCOPE_REGISTER_PRESS([] {
+  PressInfo i;
+  i.name = "tova";
+  i.help = "keys the last query attends to, averaged over heads (kvpress TOVAPress)";
+  i.rank = 40;
+  i.factory = [](const ResolvedOptions&, double ratio, std::unique_ptr<PrefillPress>) {
+    return make_tova_press(ratio);
+  };
+  return i;
+}());
 
 }  // namespace headscope

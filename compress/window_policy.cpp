@@ -14,7 +14,7 @@ namespace {
 
 class WindowPolicy : public Compressor {
  public:
-  explicit WindowPolicy(const Visibility& v) : vis_(v) {}
+  explicit WindowPolicy(Visibility v) : vis_(std::move(v)) {}
   std::string name() const override { return "window_policy"; }
   nlohmann::json params() const override {
     auto j = base_params();
@@ -56,18 +56,18 @@ class WindowPolicy : public Compressor {
   }
 
  private:
-  const Visibility& vis_;
+  const Visibility vis_;  // owned: a temporary passed to make_window_policy cannot dangle
 };
 
 }  // namespace
 
-std::unique_ptr<Compressor> make_window_policy(const Visibility& visibility) {
+std::unique_ptr<Compressor> make_window_policy(Visibility visibility) {
   for (int64_t l = 0; l < visibility.layers(); ++l)
     for (int64_t h = 0; h < visibility.heads(); ++h)
       require(visibility.at(l, h).sink >= 0 && visibility.at(l, h).window >= -1,
               "window_policy: sink must be >= 0 and window >= -1 (layer " + std::to_string(l) +
                   ", head " + std::to_string(h) + ")");
-  return std::make_unique<WindowPolicy>(visibility);
+  return std::make_unique<WindowPolicy>(std::move(visibility));
 }
 
 }  // namespace headscope

@@ -17,13 +17,6 @@ int64_t get_int(const nlohmann::json& j, const char* key, const std::string& wha
   return it->get<int64_t>();
 }
 
-std::string get_str(const nlohmann::json& j, const char* key, const std::string& what) {
-  auto it = j.find(key);
-  require(it != j.end() && it->is_string(),
-          what + ": field '" + key + "' is missing or not a string");
-  return it->get<std::string>();
-}
-
 }  // namespace
 
 PolicyModel PolicyModel::from_model_dir(const std::string& model_dir) {

@@ -13,28 +13,7 @@
 
 namespace headscope {
 
-const std::vector<std::string>& known_builders() {
-  static const std::vector<std::string> b = {"uniform", "from_classifications", "confidence",
-                                             "inverse", "policy_file"};
-  return b;
-}
-
 namespace {
-
-const std::vector<std::string>& builder_params(const std::string& builder) {
-  static const std::vector<std::string> uniform = {"sink", "window"};
-  static const std::vector<std::string> from_cls = {"sink", "window_override"};
-  static const std::vector<std::string> conf = {"sink", "threshold", "base_window",
-                                                "high_conf_windows"};
-  static const std::vector<std::string> inv = {"sink", "base_window", "gathering_window",
-                                               "gathering_confidence_threshold"};
-  if (builder == "uniform") return uniform;
-  if (builder == "from_classifications") return from_cls;
-  static const std::vector<std::string> file = {"file"};
-  if (builder == "confidence") return conf;
-  if (builder == "policy_file") return file;
-  return inv;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -90,32 +69,19 @@ struct Reader {
 // `skip` (id, title, name, configs, builder) are handled by the caller.
 void apply_params(AblationConfig& c, const toml::table& t, const std::vector<std::string>& skip,
                   const Reader& r) {
-  const auto& allowed = builder_params(c.builder);
+  const BuilderInfo& info = builder_info(c.builder);
   for (auto&& [k, v] : t) {
     const std::string key(k.str());
     if (contains(skip, key)) continue;
-    if (!contains(allowed, key))
+    const BuilderParam* p = info.param(key);
+    if (!p)
       r.fail("'" + key + "' is not a parameter of builder '" + c.builder + "' (parameters: " +
-             join(allowed) + ")");
-    if (key == "sink") {
-      int64_t s = r.integer(v, key);
-      c.uniform.sink = c.from_classifications.sink = c.confidence.sink = c.inverse.sink = s;
-    } else if (key == "window") {
-      c.uniform.window = r.integer(v, key);
-    } else if (key == "window_override") {
-      c.from_classifications.window_override = r.windows(v, key);
-    } else if (key == "threshold") {
-      c.confidence.threshold = r.number(v, key);
-    } else if (key == "base_window") {
-      c.confidence.base_window = c.inverse.base_window = r.integer(v, key);
-    } else if (key == "high_conf_windows") {
-      c.confidence.high_conf_windows = r.windows(v, key);
-    } else if (key == "gathering_window") {
-      c.inverse.gathering_window = r.integer(v, key);
-    } else if (key == "file") {
-      c.policy_file.file = r.string(v, key);
-    } else if (key == "gathering_confidence_threshold") {
-      c.inverse.gathering_confidence_threshold = r.number(v, key);
+             join(info.param_keys()) + ")");
+    switch (p->kind) {
+      case ParamKind::Int: p->set(c.parameters, r.integer(v, key)); break;
+      case ParamKind::Number: p->set(c.parameters, r.number(v, key)); break;
+      case ParamKind::String: p->set(c.parameters, r.string(v, key)); break;
+      case ParamKind::Windows: p->set(c.parameters, r.windows(v, key)); break;
     }
   }
 }
@@ -123,25 +89,7 @@ void apply_params(AblationConfig& c, const toml::table& t, const std::vector<std
 // Checks every parameter of the configuration's builder.
 void validate(const AblationConfig& c, const Reader& r) {
   try {
-    if (c.builder == "uniform") {
-      check_sink(c.uniform.sink, "sink");
-      check_window(c.uniform.window, "window");
-    } else if (c.builder == "from_classifications") {
-      check_sink(c.from_classifications.sink, "sink");
-      check_window_table(c.from_classifications.window_override, "window_override");
-    } else if (c.builder == "confidence") {
-      check_sink(c.confidence.sink, "sink");
-      check_threshold(c.confidence.threshold, "threshold");
-      check_window(c.confidence.base_window, "base_window");
-      check_window_table(c.confidence.high_conf_windows, "high_conf_windows");
-    } else if (c.builder == "policy_file") {
-      require(!c.policy_file.file.empty(), "policy_file needs file = \"<policy file>\"");
-    } else {
-      check_sink(c.inverse.sink, "sink");
-      check_window(c.inverse.base_window, "base_window");
-      check_window(c.inverse.gathering_window, "gathering_window");
-      check_threshold(c.inverse.gathering_confidence_threshold, "gathering_confidence_threshold");
-    }
+    builder_info(c.builder).validate(c.parameters);
   } catch (const Error& e) {
     r.fail(e.what());
   }
@@ -156,69 +104,47 @@ std::string builder_of(const toml::table& t, const std::string& fallback, const 
   return b;
 }
 
-// A fresh configuration with the builder's defaults. The inverse builder's base_window
-// default (64) differs from the confidence builder's (128); both live in their own struct.
+// A fresh configuration with the builder's defaults (each builder has its own: the inverse
+// builder's base_window is 64, the confidence builder's 128).
 AblationConfig fresh(const std::string& builder) {
   AblationConfig c;
   c.builder = builder;
+  c.parameters = builder_info(builder).defaults;
   return c;
 }
 
 }  // namespace
 
+bool AblationConfig::needs_classifications() const {
+  return builder_info(builder).needs_classifications;
+}
+
 int64_t AblationConfig::sink() const {
-  if (builder == "uniform") return uniform.sink;
-  if (builder == "from_classifications") return from_classifications.sink;
-  if (builder == "confidence") return confidence.sink;
-  if (builder == "policy_file") return 0;  // per head, in the file
-  return inverse.sink;
+  const BuilderParam* p = builder_info(builder).param("sink");
+  return p ? p->get(parameters).get<int64_t>() : 0;
 }
 
 nlohmann::json AblationConfig::params() const {
   nlohmann::json j = {{"builder", builder}};
-  if (builder == "uniform") {
-    j["sink"] = uniform.sink;
-    j["window"] = uniform.window;
-  } else if (builder == "from_classifications") {
-    j["window_override"] = nlohmann::json(from_classifications.window_override);
-    j["sink"] = from_classifications.sink;
-  } else if (builder == "confidence") {
-    j["threshold"] = confidence.threshold;
-    j["base_window"] = confidence.base_window;
-    j["high_conf_windows"] = nlohmann::json(confidence.high_conf_windows);
-    j["sink"] = confidence.sink;
-  } else if (builder == "policy_file") {
-    j["file"] = policy_file.file;
-  } else {
-    j["base_window"] = inverse.base_window;
-    j["gathering_window"] = inverse.gathering_window;
-    j["gathering_confidence_threshold"] = inverse.gathering_confidence_threshold;
-    j["sink"] = inverse.sink;
-  }
+  for (const auto& p : builder_info(builder).params) j[p.key] = p.get(parameters);
   return j;
 }
 
 Visibility AblationConfig::build(int64_t layers, int64_t heads, const ClassificationFile* cls) const {
-  if (builder == "uniform") return uniform_policy(layers, heads, uniform);
-  if (builder == "policy_file") {
-    PolicyFile pf = PolicyFile::load(policy_file.file);
-    require(pf.policy.layers() == layers && pf.policy.heads() == heads,
-            "configuration " + name + ": " + policy_file.file + " was made for " +
-                pf.model.describe() + ", not " + std::to_string(layers) + " layers x " +
-                std::to_string(heads) + " KV heads");
-    return pf.policy;
+  const BuilderInfo& info = builder_info(builder);
+  if (info.needs_classifications) {
+    require(cls != nullptr, "configuration " + name + " (builder " + builder +
+                                ") needs a head classification file (--classifications)");
+    require(cls->num_layers == layers && cls->num_heads == heads,
+            "the classification record has " + std::to_string(cls->num_layers) + " layers x " +
+                std::to_string(cls->num_heads) + " heads, the model " + std::to_string(layers) +
+                " x " + std::to_string(heads));
   }
-  require(cls != nullptr, "configuration " + name + " (builder " + builder +
-                              ") needs a head classification file (--classifications)");
-  require(cls->num_layers == layers && cls->num_heads == heads,
-          "the classification record has " + std::to_string(cls->num_layers) + " layers x " +
-              std::to_string(cls->num_heads) + " heads, the model " + std::to_string(layers) +
-              " x " + std::to_string(heads));
-  if (builder == "from_classifications")
-    return from_classifications_policy(*cls, from_classifications);
-  if (builder == "confidence") return confidence_policy(*cls, confidence);
-  if (builder == "inverse") return inverse_policy(*cls, inverse);
-  throw Error("configuration " + name + ": unknown builder '" + builder + "'");
+  try {
+    return info.build(parameters, layers, heads, info.needs_classifications ? cls : nullptr);
+  } catch (const Error& e) {
+    throw Error("configuration " + name + ": " + e.what());
+  }
 }
 
 bool AblationPlan::needs_classifications() const {
@@ -315,9 +241,9 @@ AblationPlan load_ablation_plan(const std::string& path) {
   // policy_file paths are relative to the TOML file's directory
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   for (auto& c : plan.configs)
-    if (c.builder == "policy_file" && std::filesystem::path(c.policy_file.file).is_relative() &&
-        !dir.empty())
-      c.policy_file.file = (dir / c.policy_file.file).string();
+    if (auto* pf = std::get_if<PolicyFileParams>(&c.parameters))
+      if (std::filesystem::path(pf->file).is_relative() && !dir.empty())
+        pf->file = (dir / pf->file).string();
   return plan;
 }
 

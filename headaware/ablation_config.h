@@ -35,23 +35,21 @@
 
 namespace headscope {
 
-// The policy_file builder: a per-(layer, KV head) policy file (formats/policy_file.h); a
-// relative path is taken relative to the TOML file's directory.
-struct PolicyFileParams {
-  std::string file;
-};
-
+// A policy_file configuration's file: a relative path is taken relative to the TOML file's
+// directory.
 struct AblationConfig {
   std::string name, group;
-  std::string builder;  // uniform | from_classifications | confidence | inverse | policy_file
-  UniformParams uniform;
-  FromClassificationsParams from_classifications;
-  ConfidenceParams confidence;
-  InverseParams inverse;
-  PolicyFileParams policy_file;
+  std::string builder;       // a name of known_builders() (headaware/policy_builders.h)
+  BuilderParams parameters;  // the builder's parameter struct
 
-  bool needs_classifications() const { return builder != "uniform" && builder != "policy_file"; }
-  int64_t sink() const;
+  // The parameters as the builder's struct (throws std::bad_variant_access for another one).
+  template <class P>
+  const P& get() const { return std::get<P>(parameters); }
+  template <class P>
+  P& get() { return std::get<P>(parameters); }
+
+  bool needs_classifications() const;
+  int64_t sink() const;  // 0 for builders without a single sink (policy_file: per head)
   // {"builder": ..., <the builder's parameters>} as written to the results file.
   nlohmann::json params() const;
   // Builds the policy. `cls` may be null for uniform configurations; otherwise it must be the
@@ -69,8 +67,6 @@ struct AblationPlan {
   std::string reference_group = "B";
   bool needs_classifications() const;
 };
-
-const std::vector<std::string>& known_builders();
 
 // Parses TOML text (`source` names it in error messages). Throws Error.
 AblationPlan parse_ablation_plan(const std::string& toml_text, const std::string& source);

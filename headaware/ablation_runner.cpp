@@ -271,7 +271,7 @@ AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& i
   rec.params = cfg.params();
   if (!kv_info.is_null()) rec.params["kv_heads"] = kv_info;
   rec.policy = policy_record(vis);
-  if (cfg.builder == "policy_file") rec.policy["file"] = cfg.policy_file.file;
+  if (auto* pf = std::get_if<PolicyFileParams>(&cfg.parameters)) rec.policy["file"] = pf->file;
   return rec;
 }
 

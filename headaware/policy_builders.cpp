@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "formats/policy_file.h"
 
 namespace headscope {
 
@@ -169,6 +170,156 @@ std::map<int64_t, int64_t> window_histogram(const Visibility& v) {
   for (int64_t l = 0; l < v.layers(); ++l)
     for (int64_t h = 0; h < v.heads(); ++h) ++m[v.at(l, h).window];
   return m;
+}
+
+// ---- the builder registry -----------------------------------------------------------------
+
+namespace {
+
+// A parameter that is the member `m` of the builder's struct P.
+template <class P, class T>
+BuilderParam member(std::string key, ParamKind kind, T P::*m) {
+  return {std::move(key), kind,
+          [m](BuilderParams& b, const ParamValue& v) { std::get<P>(b).*m = std::get<T>(v); },
+          [m](const BuilderParams& b) { return nlohmann::json(std::get<P>(b).*m); }};
+}
+
+std::vector<BuilderInfo> make_builders() {
+  std::vector<BuilderInfo> t;
+  {
+    BuilderInfo b;
+    b.name = "uniform";
+    b.needs_classifications = false;
+    b.defaults = UniformParams{};
+    b.params = {member("sink", ParamKind::Int, &UniformParams::sink),
+                member("window", ParamKind::Int, &UniformParams::window)};
+    b.validate = [](const BuilderParams& v) {
+      const auto& p = std::get<UniformParams>(v);
+      check_sink(p.sink, "sink");
+      check_window(p.window, "window");
+    };
+    b.build = [](const BuilderParams& v, int64_t layers, int64_t heads, const ClassificationFile*) {
+      return uniform_policy(layers, heads, std::get<UniformParams>(v));
+    };
+    t.push_back(std::move(b));
+  }
+  {
+    BuilderInfo b;
+    b.name = "from_classifications";
+    b.defaults = FromClassificationsParams{};
+    b.params = {member("sink", ParamKind::Int, &FromClassificationsParams::sink),
+                member("window_override", ParamKind::Windows, &FromClassificationsParams::window_override)};
+    b.validate = [](const BuilderParams& v) {
+      const auto& p = std::get<FromClassificationsParams>(v);
+      check_sink(p.sink, "sink");
+      check_window_table(p.window_override, "window_override");
+    };
+    b.build = [](const BuilderParams& v, int64_t, int64_t, const ClassificationFile* cls) {
+      return from_classifications_policy(*cls, std::get<FromClassificationsParams>(v));
+    };
+    t.push_back(std::move(b));
+  }
+  {
+    BuilderInfo b;
+    b.name = "confidence";
+    b.defaults = ConfidenceParams{};
+    b.params = {member("sink", ParamKind::Int, &ConfidenceParams::sink),
+                member("threshold", ParamKind::Number, &ConfidenceParams::threshold),
+                member("base_window", ParamKind::Int, &ConfidenceParams::base_window),
+                member("high_conf_windows", ParamKind::Windows, &ConfidenceParams::high_conf_windows)};
+    b.validate = [](const BuilderParams& v) {
+      const auto& p = std::get<ConfidenceParams>(v);
+      check_sink(p.sink, "sink");
+      check_threshold(p.threshold, "threshold");
+      check_window(p.base_window, "base_window");
+      check_window_table(p.high_conf_windows, "high_conf_windows");
+    };
+    b.build = [](const BuilderParams& v, int64_t, int64_t, const ClassificationFile* cls) {
+      return confidence_policy(*cls, std::get<ConfidenceParams>(v));
+    };
+    t.push_back(std::move(b));
+  }
+  {
+    BuilderInfo b;
+    b.name = "inverse";
+    b.defaults = InverseParams{};
+    b.params = {member("sink", ParamKind::Int, &InverseParams::sink),
+                member("base_window", ParamKind::Int, &InverseParams::base_window),
+                member("gathering_window", ParamKind::Int, &InverseParams::gathering_window),
+                member("gathering_confidence_threshold", ParamKind::Number,
+                       &InverseParams::gathering_confidence_threshold)};
+    b.validate = [](const BuilderParams& v) {
+      const auto& p = std::get<InverseParams>(v);
+      check_sink(p.sink, "sink");
+      check_window(p.base_window, "base_window");
+      check_window(p.gathering_window, "gathering_window");
+      check_threshold(p.gathering_confidence_threshold, "gathering_confidence_threshold");
+    };
+    b.build = [](const BuilderParams& v, int64_t, int64_t, const ClassificationFile* cls) {
+      return inverse_policy(*cls, std::get<InverseParams>(v));
+    };
+    t.push_back(std::move(b));
+  }
+  {
+    BuilderInfo b;
+    b.name = "policy_file";
+    b.needs_classifications = false;
+    b.defaults = PolicyFileParams{};
+    b.params = {member("file", ParamKind::String, &PolicyFileParams::file)};
+    b.validate = [](const BuilderParams& v) {
+      require(!std::get<PolicyFileParams>(v).file.empty(),
+              "policy_file needs file = \"<policy file>\"");
+    };
+    b.build = [](const BuilderParams& v, int64_t layers, int64_t heads, const ClassificationFile*) {
+      const std::string& file = std::get<PolicyFileParams>(v).file;
+      PolicyFile pf = PolicyFile::load(file);
+      require(pf.policy.layers() == layers && pf.policy.heads() == heads,
+              file + " was made for " + pf.model.describe() + ", not " + std::to_string(layers) +
+                  " layers x " + std::to_string(heads) + " KV heads");
+      return pf.policy;
+    };
+    t.push_back(std::move(b));
+  }
+  // every table entry's defaults hold its own parameter struct
+  for (const auto& b : t)
+    for (const auto& p : b.params) p.get(b.defaults);
+  return t;
+}
+
+}  // namespace
+
+const BuilderParam* BuilderInfo::param(const std::string& key) const {
+  for (const auto& p : params)
+    if (p.key == key) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> BuilderInfo::param_keys() const {
+  std::vector<std::string> k;
+  for (const auto& p : params) k.push_back(p.key);
+  return k;
+}
+
+const std::vector<BuilderInfo>& builders() {
+  static const std::vector<BuilderInfo> t = make_builders();
+  return t;
+}
+
+const std::vector<std::string>& known_builders() {
+  static const std::vector<std::string> n = [] {
+    std::vector<std::string> v;
+    for (const auto& b : builders()) v.push_back(b.name);
+    return v;
+  }();
+  return n;
+}
+
+const BuilderInfo& builder_info(const std::string& name) {
+  for (const auto& b : builders())
+    if (b.name == name) return b;
+  std::string known;
+  for (const auto& n : known_builders()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown builder '" + name + "' (known: " + known + ")");
 }
 
 }  // namespace headscope

@@ -29,10 +29,14 @@
 // applies to headscope's refined types, and a table that names a refined type wins for it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "analyzer/head_classification.h"
 #include "model/visibility.h"
@@ -83,6 +87,11 @@ struct InverseParams {
   int64_t sink = kDefaultSink;
 };
 
+// The policy_file builder: a per-(layer, KV head) policy file (formats/policy_file.h).
+struct PolicyFileParams {
+  std::string file;
+};
+
 Visibility uniform_policy(int64_t layers, int64_t heads, const UniformParams& p);
 Visibility from_classifications_policy(const ClassificationFile& f,
                                        const FromClassificationsParams& p);
@@ -100,5 +109,44 @@ double nominal_context(const Visibility& v, int64_t text_tokens);
 
 // Number of heads per window value, for reports ("w=128: 29" ...), ascending by window.
 std::map<int64_t, int64_t> window_histogram(const Visibility& v);
+
+// ---- the builder registry -----------------------------------------------------------------
+// Every builder an ablation configuration (headaware/ablation_config.h) can name, with its typed
+// parameters. Adding a builder: its parameter struct and an alternative of BuilderParams here,
+// its function and one entry of the table in policy_builders.cpp. Names are looked up only
+// here: an unknown builder is an Error, never another builder.
+using BuilderParams =
+    std::variant<UniformParams, FromClassificationsParams, ConfidenceParams, InverseParams, PolicyFileParams>;
+
+enum class ParamKind { Int, Number, String, Windows };  // Windows: { <head type> = <window> }
+using ParamValue = std::variant<int64_t, double, std::string, WindowByType>;
+
+struct BuilderParam {
+  std::string key;  // as written in the TOML file and the results' params
+  ParamKind kind;
+  std::function<void(BuilderParams&, const ParamValue&)> set;
+  std::function<nlohmann::json(const BuilderParams&)> get;
+};
+
+struct BuilderInfo {
+  std::string name;
+  bool needs_classifications = true;
+  BuilderParams defaults;  // a fresh configuration's parameters
+  std::vector<BuilderParam> params;
+  // Throws Error (naming the parameter) when a value cannot be right.
+  std::function<void(const BuilderParams&)> validate;
+  // `cls` is non-null (and of the model's shape) when needs_classifications.
+  std::function<Visibility(const BuilderParams&, int64_t layers, int64_t heads,
+                           const ClassificationFile* cls)>
+      build;
+
+  const BuilderParam* param(const std::string& key) const;  // null: not a parameter
+  std::vector<std::string> param_keys() const;
+};
+
+const std::vector<BuilderInfo>& builders();
+const std::vector<std::string>& known_builders();
+// Throws Error("unknown builder 'x' (known: ...)").
+const BuilderInfo& builder_info(const std::string& name);
 
 }  // namespace headscope

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -20,32 +21,46 @@ namespace headscope {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY);
-    require(fd_ >= 0, "cannot open " + path + ": " + std::strerror(errno));
-    struct stat st {};
-    require(::fstat(fd_, &st) == 0, "cannot stat " + path);
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-      require(data_ != MAP_FAILED, "cannot mmap " + path + ": " + std::strerror(errno));
-    }
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  require(fd >= 0, "cannot open " + path + ": " + std::strerror(errno));
+  // The descriptor is closed on every path out of here, error or not: the mapping stays valid
+  // without it.
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error("cannot stat " + path + ": " + std::strerror(errno));
+  require(S_ISREG(st.st_mode), path + " is not a regular file");
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) throw Error("cannot mmap " + path + ": " + std::strerror(errno));
+    data_ = p;
   }
-  ~MappedFile() {
-    if (data_ && data_ != MAP_FAILED) ::munmap(data_, size_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  const uint8_t* data() const { return static_cast<const uint8_t*>(data_); }
-  size_t size() const { return size_; }
+}
 
- private:
-  std::string path_;
-  int fd_ = -1;
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
+MappedFile::~MappedFile() { release(); }
+
+MappedFile::MappedFile(MappedFile&& o) noexcept
+    : path_(std::move(o.path_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    release();
+    path_ = std::move(o.path_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+void MappedFile::release() noexcept {
+  if (data_) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
 
 size_t st_dtype_size(StDtype d) {
   switch (d) {

@@ -21,7 +21,29 @@ struct StTensorView {
   std::string file;
 };
 
-class MappedFile;
+// A file mapped read-only into memory. Holds no file descriptor (it is closed once the file is
+// mapped, and on every error path); move-only, unmapped by the last owner.
+class MappedFile {
+ public:
+  // Throws Error (one line) when `path` cannot be opened, is not a regular file or cannot be
+  // mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return static_cast<const uint8_t*>(data_); }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  void release() noexcept;
+  std::string path_;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // Parses and validates the safetensors bytes [data, data + size) (`file` names it in errors):
 // header length within the file, JSON object without duplicate keys at any level, known dtypes,

@@ -82,9 +82,9 @@ TEST_SUITE("compress") {
     CHECK(small.positions(0, 1) == range(0, 7));
     // skip_layers: layer 1 keeps everything
     KVCache c2 = plain_cache(2, 3, 12);
-    CompressorOptions o;
-    o.start_size = 2;
-    o.recent_size = 5;
+    MethodOptions o;
+    o.set("start-size", int64_t(2));
+    o.set("recent-size", int64_t(5));
     o.skip_layers = {1};
     auto s2 = make_compressor("streaming_llm", o);
     s2->compress(c2, 12);
@@ -322,7 +322,7 @@ TEST_SUITE("compress") {
     CHECK_THROWS_AS(make_fix_size_l2(-8, 0.5, "keep_low", 0), Error);
     CHECK_THROWS_AS(make_fix_size_l2(128, 1.2, "keep_low", 0), Error);
     CHECK_THROWS_AS(make_fix_size_l2(128, 0.5, "keep_middle", 0), Error);
-    CompressorOptions o;
+    MethodOptions o;
     CHECK_THROWS_AS(make_compressor("h2o", o), Error);
     CHECK_THROWS_AS(make_compressor("window_policy", o), Error);  // no visibility
     o.skip_layers = {-1};

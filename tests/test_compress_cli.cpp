@@ -61,7 +61,7 @@ TEST_SUITE("compress_cli") {
   TEST_CASE("--decode dense equals the parallel dense evaluation") {
     const std::string a = tmp("dense_par.json"), b = tmp("dense_dec.json");
     REQUIRE(run("eval" + kBase + " --max-tokens 100 --json " + a).code == 0);
-    REQUIRE(run("eval" + kBase + " --max-tokens 100 --decode --skip-layers 0 --json " + b).code == 0);
+    REQUIRE(run("eval" + kBase + " --max-tokens 100 --decode --json " + b).code == 0);
     auto ja = nlohmann::json::parse(headscope::read_file(a));
     auto jb = nlohmann::json::parse(headscope::read_file(b));
     CHECK(ja["decode"] == false);
@@ -113,6 +113,43 @@ TEST_SUITE("compress_cli") {
     bad("--method h2o", "runs only under --protocol prefill");
     bad("--method nonesuch", "unknown compression method 'nonesuch'");
     bad("--method streaming_llm --skip-layers 9", "layer 9 does not exist");
-    bad("--method fix_size_l2 --strategy random --seed -3", "--seed must be a non-negative integer");
+    bad("--method fix_size_l2 --strategy random --seed -3", "--seed must be >= 0, got -3");
+    bad("--method l2 --keep-ratio -1", "--keep-ratio must be in [0, 1], got -1");
+    bad("--method fix_size_l2 --keep-ratio -0.5", "--keep-ratio must be in [0, 1], got -0.5");
+    bad("--method l2 --keep-ratio abc", "--keep-ratio must be a number, got 'abc'");
+  }
+
+  TEST_CASE("an option the method does not take is a usage error (exit 2, one line)") {
+    const std::string out = tmp("never2.json");
+    fs::remove(out);
+    auto refused = [&](const std::string& args, const std::string& line) {
+      Run r = run("eval" + kBase + " --max-tokens 50 " + args + " --json " + out);
+      INFO("args: " << args << "\noutput: " << r.out);
+      CHECK(r.code == 2);
+      CHECK(r.out == "headscope: error: " + line + "\n");
+      CHECK_FALSE(fs::exists(out));
+    };
+    refused("--method streaming_llm --window 10", "--window does not apply to --method streaming_llm");
+    refused("--method recent_only --keep-ratio 0.5", "--keep-ratio does not apply to --method recent_only");
+    refused("--method l2 --start-size 2", "--start-size does not apply to --method l2");
+    refused("--keep-ratio 0.5", "--keep-ratio does not apply to --method dense");
+    refused("--decode --skip-layers 0", "--skip-layers does not apply to --method dense");
+    refused("--compare-all --window-size 8", "--window-size does not apply to any method of --compare-all");
+    refused("--protocol prefill --context-tokens 32 --method snapkv --compression-ratio 0.5 --recent-share 0.2",
+            "--recent-share does not apply to --method snapkv");
+    refused("--protocol prefill --context-tokens 32 --method adakv --compression-ratio 0.5 --adakv-press knorm "
+            "--window-size 8",
+            "--window-size does not apply to --method adakv --adakv-press knorm");
+    refused("--protocol prefill --context-tokens 32 --method l2 --window-size 8",
+            "--window-size does not apply to --method l2");
+  }
+
+  TEST_CASE("eval --help lists every registered method and its options") {
+    Run r = run("eval --help");
+    REQUIRE(r.code == 0);
+    for (const char* m : {"streaming_llm", "recent_only", "l2", "fix_size_l2", "snapkv", "adakv"})
+      CHECK(r.out.find(m) != std::string::npos);
+    CHECK(r.out.find("l2: share of entries kept (default 0.8)") != std::string::npos);
+    CHECK(r.out.find("fix_size_l2: protected recent share of --fix-kv-size (default 0.2)") != std::string::npos);
   }
 }

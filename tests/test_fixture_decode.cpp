@@ -48,35 +48,35 @@ nlohmann::json load_json(const std::string& path) {
 struct Policy {
   std::string key;  // reference_values_f64.json decode_<key>_<truepos|cachepos>
   std::string method;
-  CompressorOptions opt;
+  MethodOptions opt;
   double tol;       // relative PPL tolerance
 };
 
 std::vector<Policy> policies() {
   std::vector<Policy> p;
-  CompressorOptions o;
-  o.start_size = 4;
-  o.recent_size = 124;
+  MethodOptions o;
+  o.set("start-size", int64_t(4));
+  o.set("recent-size", int64_t(124));
   p.push_back({"streaming_start4_recent124", "streaming_llm", o, 1e-4});
   o = {};
-  o.window = 128;
+  o.set("window", int64_t(128));
   p.push_back({"recent_only_128", "recent_only", o, 1e-4});
   o = {};
-  o.fix_kv_size = 128;
-  o.keep_ratio = 0.5;
-  o.strategy = "keep_low";
+  o.set("fix-kv-size", int64_t(128));
+  o.set("keep-ratio", 0.5);
+  o.set("strategy", std::string("keep_low"));
   p.push_back({"fix_size_l2_keep_low_128_kr0.5", "fix_size_l2", o, 1e-3});
-  o.strategy = "keep_high";
+  o.set("strategy", std::string("keep_high"));
   p.push_back({"fix_size_l2_keep_high_128_kr0.5", "fix_size_l2", o, 1e-3});
   o = {};
-  o.keep_ratio = 0.8;
-  o.prune_after = 256;
+  o.set("keep-ratio", 0.8);
+  o.set("prune-after", int64_t(256));
   p.push_back({"l2_compress_kr0.8_after256", "l2", o, 1e-3});
   return p;
 }
 
 EvalResult run(const Model& m, const std::vector<int64_t>& ids, const std::string& method,
-               const CompressorOptions& o, PositionMode pm) {
+               const MethodOptions& o, PositionMode pm) {
   std::unique_ptr<Compressor> c;
   if (method != "dense") c = make_compressor(method, o);
   DecodeOptions d;
@@ -241,9 +241,9 @@ TEST_SUITE("fixture_decode") {
     CHECK(max_abs_diff(dense.nll, par.nll) < 1e-4);
     // streaming 4+60 over 200 tokens: identical to `true` until the first eviction (after
     // token 64), different afterwards (keys re-rotated by slot), and finite
-    CompressorOptions o;
-    o.start_size = 4;
-    o.recent_size = 60;
+    MethodOptions o;
+    o.set("start-size", int64_t(4));
+    o.set("recent-size", int64_t(60));
     EvalResult sh = run(m, ids, "streaming_llm", o, PositionMode::Shifted);
     EvalResult tr = run(m, ids, "streaming_llm", o, PositionMode::True);
     std::vector<double> a(sh.nll.begin(), sh.nll.begin() + 64), b(tr.nll.begin(), tr.nll.begin() + 64);

@@ -9,6 +9,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -37,15 +38,22 @@ void check_fixture(const std::string& fixture, const std::string& model_dir, con
   for (const auto& r : j["results"]) {
     const std::string press = r["press"].get<std::string>();
     const double ratio = r["compression_ratio"].get<double>();
-    PrefillPressOptions o;
-    o.compression_ratio = ratio;
-    o.n_sink = po["streaming_llm"]["n_sink"].get<int64_t>();
-    o.window_size = po["snapkv"]["window_size"].get<int64_t>();
-    o.kernel_size = po["snapkv"]["kernel_size"].get<int64_t>();
-    o.inner = po["adakv"]["press"].get<std::string>();
-    o.alpha_safeguard = po["adakv"]["alpha_safeguard"].get<double>();
+    // each press gets the options it takes (adakv: its own and its inner press's)
+    MethodOptions all;
+    all.set("start-size", po["streaming_llm"]["n_sink"].get<int64_t>());
+    all.set("window-size", po["snapkv"]["window_size"].get<int64_t>());
+    all.set("kernel-size", po["snapkv"]["kernel_size"].get<int64_t>());
+    all.set("adakv-press", po["adakv"]["press"].get<std::string>());
+    all.set("adakv-alpha", po["adakv"]["alpha_safeguard"].get<double>());
     std::unique_ptr<PrefillPress> p;
-    if (press != "dense") p = make_prefill_press(press, o);
+    if (press != "dense") {
+      MethodOptions o;
+      o.set("compression-ratio", ratio);
+      const std::vector<std::string> takes = press_flags(press, &all);
+      for (const auto& [flag, v] : all.values)
+        if (std::find(takes.begin(), takes.end(), flag) != takes.end()) o.set(flag, v);
+      p = make_prefill_press(press, o);
+    }
     PrefillEvalOptions e;
     e.context_tokens = N;
     e.press = p.get();

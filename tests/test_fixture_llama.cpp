@@ -102,28 +102,28 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 // and +-2 correct predictions; StreamingLLM and recent-only (no ranking) at 1e-4, exactly.
 struct Policy {
   std::string key, method;
-  CompressorOptions opt;
+  MethodOptions opt;
   double tol = 1e-4;
   int64_t acc_slack = 0;
 };
 
 std::vector<Policy> policies() {
   std::vector<Policy> p;
-  CompressorOptions o;
-  o.start_size = 4;
-  o.recent_size = 124;
+  MethodOptions o;
+  o.set("start-size", int64_t(4));
+  o.set("recent-size", int64_t(124));
   p.push_back({"streaming_start4_recent124", "streaming_llm", o});
   o = {};
-  o.window = 128;
+  o.set("window", int64_t(128));
   p.push_back({"recent_only_128", "recent_only", o});
   o = {};
-  o.fix_kv_size = 128;
-  o.keep_ratio = 0.5;
-  o.strategy = "keep_low";
+  o.set("fix-kv-size", int64_t(128));
+  o.set("keep-ratio", 0.5);
+  o.set("strategy", std::string("keep_low"));
   p.push_back({"fix_size_l2_keep_low_128_kr0.5", "fix_size_l2", o, 3e-2, 2});
   o = {};
-  o.keep_ratio = 0.8;
-  o.prune_after = 256;
+  o.set("keep-ratio", 0.8);
+  o.set("prune-after", int64_t(256));
   p.push_back({"l2_compress_kr0.8_after256", "l2", o, 3e-2, 2});
   return p;
 }

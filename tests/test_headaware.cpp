@@ -224,31 +224,31 @@ TEST_SUITE("headaware") {
     for (int tot : {512, 256, 128, 64}) {
       const auto& a = get("A_window_" + std::to_string(tot));
       CHECK(a.builder == "uniform");
-      CHECK(a.uniform.sink == 0);
-      CHECK(a.uniform.window == tot);
+      CHECK(a.get<UniformParams>().sink == 0);
+      CHECK(a.get<UniformParams>().window == tot);
       const auto& b = get("B_streaming_" + std::to_string(tot));
-      CHECK(b.uniform.sink == 4);
-      CHECK(b.uniform.window == tot - 4);
+      CHECK(b.get<UniformParams>().sink == 4);
+      CHECK(b.get<UniformParams>().window == tot - 4);
       CHECK(b.group == "B");
     }
     const auto& g = get("G_conf0.55_base128");
     CHECK(g.builder == "confidence");
-    CHECK(g.confidence.threshold == 0.55);
-    CHECK(g.confidence.base_window == 128);
-    CHECK(g.confidence.high_conf_windows == WindowByType{{"positional", 16}, {"mixed", 64}, {"gathering", 256}});
+    CHECK(g.get<ConfidenceParams>().threshold == 0.55);
+    CHECK(g.get<ConfidenceParams>().base_window == 128);
+    CHECK(g.get<ConfidenceParams>().high_conf_windows == WindowByType{{"positional", 16}, {"mixed", 64}, {"gathering", 256}});
     const auto& g64 = get("G_conf0.7_base64");
-    CHECK(g64.confidence.threshold == 0.7);
-    CHECK(g64.confidence.base_window == 64);
-    CHECK(g64.confidence.high_conf_windows == WindowByType{{"positional", 8}, {"mixed", 64}, {"gathering", 128}});
+    CHECK(g64.get<ConfidenceParams>().threshold == 0.7);
+    CHECK(g64.get<ConfidenceParams>().base_window == 64);
+    CHECK(g64.get<ConfidenceParams>().high_conf_windows == WindowByType{{"positional", 8}, {"mixed", 64}, {"gathering", 128}});
     const auto& i = get("I_pos256_mix128_g128");
     CHECK(i.builder == "from_classifications");
-    CHECK(i.from_classifications.sink == 4);
-    CHECK(i.from_classifications.window_override == WindowByType{{"positional", 256}, {"mixed", 128}, {"gathering", 128}});
+    CHECK(i.get<FromClassificationsParams>().sink == 4);
+    CHECK(i.get<FromClassificationsParams>().window_override == WindowByType{{"positional", 256}, {"mixed", 128}, {"gathering", 128}});
     const auto& j = get("J_pos16_mix64_g256");
-    CHECK(j.from_classifications.window_override == WindowByType{{"positional", 16}, {"mixed", 64}, {"gathering", 256}});
+    CHECK(j.get<FromClassificationsParams>().window_override == WindowByType{{"positional", 16}, {"mixed", 64}, {"gathering", 256}});
     const auto& k = get("K_uniform64_aware");
     CHECK(k.builder == "from_classifications");
-    CHECK(k.from_classifications.window_override == WindowByType{{"positional", 64}, {"mixed", 64}, {"gathering", 64}});
+    CHECK(k.get<FromClassificationsParams>().window_override == WindowByType{{"positional", 64}, {"mixed", 64}, {"gathering", 64}});
     // params as written to the results file
     CHECK(get("B_streaming_128").params() == nlohmann::json{{"builder", "uniform"}, {"sink", 4}, {"window", 124}});
     CHECK(g.params()["high_conf_windows"]["gathering"] == 256);
@@ -260,6 +260,42 @@ TEST_SUITE("headaware") {
     CHECK_FALSE(ab.needs_classifications());
     CHECK(plan.needs_classifications());
     check_error([&] { select_groups(plan, {"Z"}); }, "no group 'Z'");
+  }
+
+  TEST_CASE("an unknown builder is an error everywhere, never another builder") {
+    AblationConfig c;
+    c.name = "x";
+    c.builder = "nonesuch";
+    check_error([&] { c.params(); }, "unknown builder 'nonesuch'");
+    check_error([&] { c.sink(); }, "unknown builder 'nonesuch'");
+    check_error([&] { c.needs_classifications(); }, "unknown builder 'nonesuch'");
+    check_error([&] { c.build(2, 2, nullptr); }, "unknown builder 'nonesuch'");
+  }
+
+  TEST_CASE("builder registry: typed parameters, defaults valid, params() lists them all") {
+    CHECK(known_builders() ==
+          std::vector<std::string>{"uniform", "from_classifications", "confidence", "inverse", "policy_file"});
+    for (const BuilderInfo& b : builders()) {
+      CAPTURE(b.name);
+      AblationConfig c;
+      c.builder = b.name;
+      c.parameters = b.defaults;
+      const nlohmann::json j = c.params();
+      CHECK(j["builder"] == b.name);
+      CHECK(j.size() == b.params.size() + 1);
+      for (const auto& key : b.param_keys()) CHECK(j.contains(key));
+      if (b.name != "policy_file") CHECK_NOTHROW(b.validate(b.defaults));  // policy_file needs a file
+      CHECK(c.needs_classifications() == (b.name != "uniform" && b.name != "policy_file"));
+    }
+    // a parameter is set in its own builder's struct only
+    AblationConfig inv;
+    inv.builder = "inverse";
+    inv.parameters = builder_info("inverse").defaults;
+    builder_info("inverse").param("base_window")->set(inv.parameters, int64_t(32));
+    CHECK(inv.get<InverseParams>().base_window == 32);
+    CHECK(inv.sink() == kDefaultSink);
+    CHECK(builder_info("uniform").param("threshold") == nullptr);
+    check_error([] { builder_info("magic"); }, "unknown builder 'magic'");
   }
 
   TEST_CASE("user groups and bad configurations") {
@@ -276,16 +312,16 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
 )";
     AblationPlan p = parse_ablation_plan(ok, "user.toml");
     REQUIRE(p.configs.size() == 4);
-    CHECK(p.configs[0].inverse.base_window == 64);  // builder defaults
-    CHECK(p.configs[0].inverse.gathering_window == 256);
-    CHECK(p.configs[0].inverse.gathering_confidence_threshold == 0.4);
-    CHECK(p.configs[1].inverse.gathering_window == -1);
-    CHECK(p.configs[1].inverse.base_window == 32);
-    CHECK(p.configs[2].uniform.sink == 4);
-    CHECK(p.configs[2].uniform.window == 16);
+    CHECK(p.configs[0].get<InverseParams>().base_window == 64);  // builder defaults
+    CHECK(p.configs[0].get<InverseParams>().gathering_window == 256);
+    CHECK(p.configs[0].get<InverseParams>().gathering_confidence_threshold == 0.4);
+    CHECK(p.configs[1].get<InverseParams>().gathering_window == -1);
+    CHECK(p.configs[1].get<InverseParams>().base_window == 32);
+    CHECK(p.configs[2].get<UniformParams>().sink == 4);
+    CHECK(p.configs[2].get<UniformParams>().window == 16);
     CHECK(p.configs[3].builder == "confidence");
-    CHECK(p.configs[3].confidence.threshold == 1.0);
-    CHECK(p.configs[3].confidence.base_window == 128);
+    CHECK(p.configs[3].get<ConfidenceParams>().threshold == 1.0);
+    CHECK(p.configs[3].get<ConfidenceParams>().base_window == 128);
 
     auto bad = [](const std::string& text, const std::string& needle) {
       check_error([&] { parse_ablation_plan(text, "bad.toml"); }, needle);

@@ -6,6 +6,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <filesystem>
+#include <type_traits>
 
 #include "common/atomic_file.h"
 #include "common/blas_info.h"
@@ -181,6 +182,44 @@ TEST_SUITE("model_io") {
     TempDir empty;
     copy_meta(empty);
     CHECK(error_of([&] { Model::load(empty.str()); }).find("no model.safetensors") != std::string::npos);
+  }
+
+  TEST_CASE("MappedFile: move-only, no descriptor kept, none leaked on errors") {
+    static_assert(!std::is_copy_constructible_v<MappedFile> && !std::is_copy_assignable_v<MappedFile>);
+    static_assert(std::is_nothrow_move_constructible_v<MappedFile> &&
+                  std::is_nothrow_move_assignable_v<MappedFile>);
+    auto open_fds = [] {
+      int n = 0;
+      for (auto& e : fs::directory_iterator("/proc/self/fd")) n += e.path().empty() ? 0 : 1;
+      return n;
+    };
+    TempDir d;
+    test::write_bytes(d.str("f.bin"), "abcdef");
+    fs::create_directories(d.str("dir"));
+    const int before = open_fds();
+    for (int i = 0; i < 50; ++i) {
+      // a directory opens but cannot be mapped; a missing file does not open
+      CHECK(error_of([&] { MappedFile m(d.str("dir")); }).find("not a regular file") != std::string::npos);
+      CHECK(error_of([&] { MappedFile m(d.str("missing")); }).find("cannot open") != std::string::npos);
+    }
+    MappedFile a(d.str("f.bin"));
+    CHECK(open_fds() == before);  // mapped, descriptor already closed
+    REQUIRE(a.size() == 6);
+    const uint8_t* p = a.data();
+    MappedFile b(std::move(a));
+    CHECK(b.data() == p);
+    CHECK(a.data() == nullptr);
+    CHECK(a.size() == 0);
+    MappedFile c(d.str("f.bin"));
+    c = std::move(b);
+    CHECK(c.data() == p);
+    CHECK(std::string(reinterpret_cast<const char*>(c.data()), c.size()) == "abcdef");
+    // through the model loader: model.safetensors that is a directory
+    TempDir m;
+    copy_meta(m);
+    fs::create_directories(m.str("model.safetensors"));
+    CHECK(error_of([&] { Model::load(m.str()); }).find("not a regular file") != std::string::npos);
+    CHECK(open_fds() == before);
   }
 
   TEST_CASE("rotary rotation preserves key norms and positions compose") {

@@ -148,14 +148,14 @@ TEST_SUITE("prefill") {
     CHECK(p->budget(100) == 70);
     CHECK(p->budget(101) == 70);
     CHECK(make_knorm_press(0.5)->budget(7) == 3);
-    PrefillPressOptions o;
+    MethodOptions o;
     for (double bad : {0.0, 1.0, -0.1, 1.5, std::nan("")}) {
-      o.compression_ratio = bad;
+      o.set("compression-ratio", bad);
       CHECK_THROWS_AS(make_prefill_press("snapkv", o), Error);
     }
-    o.compression_ratio = 0.5;
+    o.set("compression-ratio", 0.5);
     CHECK_THROWS_AS(make_prefill_press("pyramidkv", o), Error);
-    o.inner = "adakv";
+    o.set("adakv-press", std::string("adakv"));
     CHECK_THROWS_AS(make_prefill_press("adakv", o), Error);
     CHECK_THROWS_AS(make_snapkv_press(0.5, 64, 4), Error);
     CHECK_THROWS_AS(make_snapkv_press(0.5, 64, 5)->check_context(64), Error);
@@ -238,13 +238,14 @@ TEST_SUITE("prefill") {
     CHECK(dense.to_json()["protocol"] == "prefill");
     CHECK(dense.eval.nll.size() == size_t(M - N));
     CHECK(max_abs_diff(dense.eval.nll, std::vector<double>(par.nll.begin() + (N - 1), par.nll.end())) < 1e-4);
-    PrefillPressOptions po;
-    po.compression_ratio = 0.6;
-    po.window_size = 16;
-    for (const std::string& m : prefill_press_methods()) {
+    for (const PressInfo* info : presses()) {
+      const std::string m = info->name;
       for (const std::string& inner : m == "adakv" ? std::vector<std::string>{"snapkv", "h2o"}
                                                    : std::vector<std::string>{""}) {
-        po.inner = inner.empty() ? "snapkv" : inner;
+        MethodOptions po;
+        po.set("compression-ratio", 0.6);
+        if (m == "snapkv" || inner == "snapkv") po.set("window-size", int64_t(16));
+        if (!inner.empty()) po.set("adakv-press", inner);
         auto press = make_prefill_press(m, po);
         o.press = press.get();
         PrefillResult r = evaluate_prefill(model, ids, o);
