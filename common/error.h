@@ -11,6 +11,17 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
+// A usage error: options that cannot go together or a value an option does not accept, found
+// after parsing. The CLI prints it like any Error but exits with status 2, as for a parse error.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& msg) : Error(msg) {}
+};
+
+inline void usage_require(bool cond, const std::string& msg) {
+  if (!cond) throw UsageError(msg);
+}
+
 // Throws Error(msg) unless cond holds. The message is an argument, so it is built even when
 // cond holds: on hot paths write `if (!cond) throw Error(...)` when the message is assembled
 // from parts (the const char* overload costs nothing).
