@@ -50,10 +50,6 @@ nlohmann::json eval_options_json(const EvalArgs& a, PositionMode pm) {
           {"no_special", a.text.no_special}, {"policy", a.policy}};
 }
 
-// Version of eval's JSON: 2 dropped decode's duplicated throughput_tok_s (= tokens_per_s) and
-// total_s (= wall_s), and added schema_version and provenance.
-constexpr int kEvalSchemaVersion = 2;
-
 double mib(int64_t b) { return double(b) / (1024.0 * 1024.0); }
 
 const char* positions_help(PositionMode m) {

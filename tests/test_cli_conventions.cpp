@@ -287,6 +287,16 @@ TEST_SUITE("cli_conventions") {
     CHECK(std::regex_match(p["date_utc"].get<std::string>(),
                            std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")));
 
+    const std::string pj = tmp("prefill.json");
+    Run pr = run("eval --model " + bundled_model() + " --text " + kText +
+                 " --max-tokens 32 --threads 1 --quiet --protocol prefill --context-tokens 16 --json " + pj);
+    INFO(pr.out);
+    REQUIRE(pr.code == 0);
+    nlohmann::json pjs = nlohmann::json::parse(headscope::read_file(pj));
+    CHECK(pjs["schema_version"] == 2);
+    CHECK(pjs["provenance"]["options"]["protocol"] == "prefill");
+    CHECK(pjs["provenance"]["texts"][0]["tokens"] == 32);
+
     const std::string dir = tmp("analysis");
     Run a = run("analyze --model " + bundled_model() + " --text " + kText +
                 " --max-tokens 64 --chunk-size 32 --threads 1 --quiet --out " + dir);
