@@ -18,7 +18,7 @@
 //     windows_heatmap.png (layer x KV head, chosen window, analyzer head types marked) to --out.
 // Usage: bench_policies [--model DIR] [--calib FILE] [--eval F1,F2,...] [--calib-tokens N]
 //   [--doc-tokens N] [--docs-per-book K] [--budgets 32,64,...] [--recover 0.9,0.95,...]
-//   [--refine N] [--seed S] [--bootstrap B] [--classifications FILE] [--no-l2]
+//   [--refine N] [--seed S] [--bootstrap B] [--classifications FILE] [--no-l2] [--consecutive]
 //   [--l2-budgets 64,128] [--sinks 0,4] [--windows 0,8,...,full] [--profile-cache FILE]
 //   [--threads T] --out DIR
 #include <ATen/Parallel.h>
@@ -68,6 +68,7 @@ struct Args {
   uint64_t seed = 0;
   std::string classifications, out;
   bool l2 = true;
+  bool consecutive = false;  // documents = consecutive chunks from each book's start
   int threads = 0;
 };
 
@@ -106,6 +107,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--bootstrap") a.bootstrap = std::stoll(val());
     else if (k == "--classifications") a.classifications = val();
     else if (k == "--no-l2") a.l2 = false;
+    else if (k == "--consecutive") a.consecutive = true;
     else if (k == "--l2-budgets") {
       for (auto& x : split(val())) a.l2_budgets.push_back(std::stod(x));
     }
@@ -243,14 +245,25 @@ int main(int argc, char** argv) {
     calib.resize(size_t(a.calib_tokens));
     std::vector<std::vector<int64_t>> docs;
     nlohmann::json doc_info = nlohmann::json::array();
+    // Every document starts as a text does: with the tokenizer's special prefix (BOS for the
+    // Llama tokenizers, nothing for GPT-NeoX), followed by a chunk of the book.
+    const std::vector<int64_t>& prefix = tok.special_prefix();
+    const int64_t chunk = a.doc_tokens - int64_t(prefix.size());
     for (const auto& book : a.eval) {
-      std::vector<int64_t> ids = tok.encode(load_text(book, Newlines::LF));
+      std::vector<int64_t> ids = tok.encode(load_text(book, Newlines::LF), /*add_special=*/false);
+      require(int64_t(ids.size()) >= chunk, book + " is shorter than --doc-tokens");
       for (int64_t k = 0; k < a.docs_per_book; ++k) {
         // spread through the book, past its front matter: at 20%, then evenly to 80%
+        // (--consecutive: non-overlapping chunks from the start, for short texts)
         const double f = a.docs_per_book == 1 ? 0.2 : 0.2 + 0.6 * double(k) / double(a.docs_per_book - 1);
-        const int64_t start = int64_t(f * double(ids.size() - size_t(a.doc_tokens)));
-        docs.emplace_back(ids.begin() + start, ids.begin() + start + a.doc_tokens);
-        doc_info.push_back({{"book", book}, {"start_token", start}, {"tokens", a.doc_tokens}});
+        const int64_t start = a.consecutive ? k * chunk : int64_t(f * double(ids.size() - size_t(chunk)));
+        require(start + chunk <= int64_t(ids.size()),
+                book + " holds fewer than --docs-per-book chunks of --doc-tokens");
+        std::vector<int64_t> d(prefix.begin(), prefix.end());
+        d.insert(d.end(), ids.begin() + start, ids.begin() + start + chunk);
+        docs.push_back(std::move(d));
+        doc_info.push_back({{"book", book}, {"start_token", start}, {"tokens", a.doc_tokens},
+                            {"special_prefix", prefix}});
       }
     }
     const int64_t T = a.doc_tokens;

@@ -131,7 +131,7 @@ void register_ablate(CLI::App& app) {
     }
     usage_require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
     usage_require(!args->out.empty(), "--out is required (the results JSON)");
-    usage_require(!args->text.text.empty(), "--text is required");
+    usage_require(!args->text.text.empty() || !args->docs.dataset.empty(), "--text or --dataset is required");
     usage_require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
     plan = select_groups(plan, split_group_list(args->groups));
     require(!plan.configs.empty(), "no configurations selected");

@@ -11,6 +11,7 @@
 #include "formats/policy_file.h"
 #include "headaware/allocator.h"
 #include "headaware/policy_builders.h"
+#include "model/tokenizer.h"
 
 namespace headscope::cli {
 
@@ -115,7 +116,11 @@ void register_allocate(CLI::App& app) {
     PolicyModel pm = PolicyModel::from_model_dir(a->rt.model);
     Model model = load_model(a->rt);
     int64_t total = 0;
-    std::vector<int64_t> ids = load_tokens(a->rt.model, a->text, &total);
+    // Tokenized without printing: the budget check below comes before any report line.
+    TokenLoad tl = load_tokens_with(Tokenizer::load(a->rt.model), a->text, 2);
+    std::vector<int64_t> ids = std::move(tl.ids);
+    total = static_cast<int64_t>(ids.size());
+    if (a->text.max_tokens > 0 && total > a->text.max_tokens) ids.resize(size_t(a->text.max_tokens));
     if (o.method == "lagrangian") {
       // the budget check needs the text length; do it before printing anything
       const double H = double(model.config().num_layers * model_kv_heads(model));
@@ -129,6 +134,7 @@ void register_allocate(CLI::App& app) {
                   std::to_string(need) +
                   (o.budget_kind == "context" ? " keys per query" : " bytes") + " on this text)");
     }
+    std::printf("special    %s\n", tl.special_description.c_str());
     std::printf("model      %s (%lld layers x %lld KV heads)\n", a->rt.model.c_str(),
                 (long long)pm.layers, (long long)pm.kv_heads);
     std::printf("text       %s (%lld of %lld tokens, newlines=%s)\n", a->text.text.c_str(),

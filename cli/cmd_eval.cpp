@@ -229,7 +229,8 @@ void run_policy_file(const RuntimeOptions& rt, const TextOptions& text, const st
                       {"policy_file", path},
                       {"policy_name", pf.name},
                       {"policy_hash", pf.policy_hash()}};
-  for (auto& [k, v] : r.to_json().items()) j[k] = v;
+  const nlohmann::json rj = r.to_json();  // named: items() of a temporary would dangle
+  for (auto& [k, v] : rj.items()) j[k] = v;
   j["schema_version"] = kEvalSchemaVersion;
   Provenance prov = runtime_provenance("eval", rt, model);
   prov.texts.push_back(text_provenance(text.text, ids));
@@ -439,9 +440,11 @@ void register_eval(CLI::App& app) {
       }
     } else {
       std::vector<EvalResult> per;
-      for (const auto& doc : docs)
+      for (const auto& doc : docs) {
         per.push_back(run_one(model, doc.ids, args->method, args->copt, pm, decode, args->context,
                               args->stride));
+        if (per.back().diverged()) diverged.push_back(method_label(per.back()) + " " + doc.name);
+      }
       if (!multi) {
         print_one(per[0]);
         const nlohmann::json rj = per[0].to_json();

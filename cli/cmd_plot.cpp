@@ -15,6 +15,8 @@ struct PlotArgs {
   std::string kind;
   std::string in, stats, ablation, classifications;
   std::string out, out_dir, format = "png", metric = "entropy";
+  std::string cell_text = "auto", range;
+  double threshold = 0.6;
   bool logx = false;
   int width = 1000, height = 700;
 };
@@ -37,6 +39,9 @@ void run_plot(const PlotArgs& a) {
   o.logx = a.logx;
   o.width = a.width;
   o.height = a.height;
+  o.cell_text = viz::parse_cell_text(a.cell_text);
+  o.threshold = a.threshold;
+  if (!a.range.empty()) viz::parse_range(a.range, o);
   if (a.kind == "all") {
     require(a.out.empty(), "plot all writes several files: use --out-dir DIR (and --format)");
     require(!a.out_dir.empty(), "plot all needs --out-dir DIR");
@@ -51,8 +56,8 @@ void run_plot(const PlotArgs& a) {
     for (const auto& s : r.skipped) std::printf("skipped %s\n", s.c_str());
     return;
   }
-  require(!a.out.empty(), "plot " + a.kind + " needs --out FILE.png|FILE.svg");
-  require(a.out_dir.empty(), "--out-dir is for 'plot all'; use --out FILE.png|FILE.svg");
+  require(!a.out.empty(), "plot " + a.kind + " needs --out FILE.png|FILE.svg|FILE.pdf");
+  require(a.out_dir.empty(), "--out-dir is for 'plot all'; use --out FILE.png|FILE.svg|FILE.pdf");
   viz::format_for_path(a.out);
   if (a.kind == "context" || a.kind == "sinks" || a.kind == "confidence") {
     viz::AblationFile f = viz::read_ablation(input_for(a, a.ablation, "--ablation"));
@@ -77,7 +82,7 @@ void run_plot(const PlotArgs& a) {
 void register_plot(CLI::App& app) {
   auto a = std::make_shared<PlotArgs>();
   CLI::App* sub = app.add_subcommand(
-      "plot", "draw figures (PNG/SVG, with gnuplot) from ablation and analysis result files");
+      "plot", "draw figures (PNG/SVG/PDF, with gnuplot) from ablation and analysis result files");
   sub->add_option("kind", a->kind,
                   "context | sinks | confidence (ablation.json), headmap "
                   "(head_classifications.json), heatmap (head_statistics.json), all")
@@ -86,13 +91,24 @@ void register_plot(CLI::App& app) {
   sub->add_option("--ablation", a->ablation, "ablation.json (context, sinks, confidence, all)");
   sub->add_option("--classifications", a->classifications, "head_classifications.json (headmap, all)");
   sub->add_option("--stats", a->stats, "head_statistics.json (heatmap, all)");
-  sub->add_option("--out", a->out, "output image; the format follows the extension (.png or .svg)");
+  sub->add_option("--out", a->out, "output image; the format follows the extension (.png, .svg or .pdf)");
   sub->add_option("--out-dir", a->out_dir, "output directory (plot all)");
-  sub->add_option("--format", a->format, "image format for plot all: png or svg")
-      ->check(CLI::IsMember({"png", "svg"}));
+  sub->add_option("--format", a->format, "image format for plot all: png, svg or pdf")
+      ->check(CLI::IsMember({"png", "svg", "pdf"}));
   sub->add_option("--metric", a->metric, "heatmap metric: entropy, sink, local or relpos")
       ->check(CLI::IsMember({"entropy", "sink", "local", "relpos"}));
-  sub->add_flag("--logx", a->logx, "context figure: logarithmic context axis");
+  sub->add_flag("--log-x,--logx", a->logx,
+                "context figure: logarithmic (log2) context axis; linear by default");
+  sub->add_option("--cell-text", a->cell_text,
+                  "head map cell text besides the type tag: confidence, stability, "
+                  "threshold-value (confidence, + at or above --threshold), none, auto "
+                  "(stability when present)")
+      ->check(CLI::IsMember({"auto", "confidence", "stability", "threshold-value", "none"}));
+  sub->add_option("--threshold", a->threshold,
+                  "head map, --cell-text threshold-value: the confidence builder's threshold")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--range", a->range,
+                  "heatmaps: colour range LO:HI instead of the data's own range");
   sub->add_option("--width", a->width, "figure width in pixels")->check(CLI::Range(300, 8000));
   sub->add_option("--height", a->height, "figure height in pixels")->check(CLI::Range(200, 8000));
   sub->callback([a]() { run_plot(*a); });

@@ -13,5 +13,6 @@ void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_allocate(CLI::App& app);
+void register_report(CLI::App& app);
 
 }  // namespace headscope::cli

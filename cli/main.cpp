@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   headscope::cli::register_tokenize(app);
   headscope::cli::register_sweep(app);
   headscope::cli::register_allocate(app);
+  headscope::cli::register_report(app);
   // The command is the first argument that is not an option (global options are flags).
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -112,6 +112,12 @@ nlohmann::ordered_json AblationFile::to_json() const {
                   {"tokens_per_s", dense.tokens_per_s},
                   {"wall_s", dense.wall_s}};
   j["classifications"] = id.classifications;
+  if (!reference_group.empty()) j["reference_group"] = reference_group;
+  if (!groups.empty()) {
+    nlohmann::ordered_json gs = nlohmann::ordered_json::array();
+    for (const auto& g : groups) gs.push_back({{"id", g.id}, {"title", g.title}});
+    j["groups"] = gs;
+  }
   if (!id.token_ids_sha256.empty()) j["token_ids_sha256"] = id.token_ids_sha256;
   if (!id.model_identity.empty()) j["model_identity"] = id.model_identity;
   if (!provenance.is_null()) j["provenance"] = provenance;
@@ -143,10 +149,27 @@ AblationFile AblationFile::from_json(const nlohmann::json& j, const std::string&
     f.dense.tokens_per_s = d.value("tokens_per_s", 0.0);
     f.dense.wall_s = d.value("wall_s", 0.0);
   }
+  f.reference_group = j.value("reference_group", std::string());
+  if (j.contains("groups") && j["groups"].is_array())
+    for (const auto& g : j["groups"])
+      if (g.is_object()) f.groups.push_back({g.value("id", std::string()), g.value("title", std::string())});
   require(j.contains("results") && j["results"].is_array(),
           what + ": field 'results' is missing or not an array");
   for (const auto& r : j["results"]) f.results.push_back(AblationRecord::from_json(r));
   return f;
+}
+
+void AblationFile::record_plan(const AblationPlan& plan) {
+  for (const auto& g : plan.groups) {
+    bool listed = false;
+    for (auto& have : groups)
+      if (have.id == g.id) {
+        listed = true;
+        if (!g.title.empty()) have.title = g.title;
+      }
+    if (!listed) groups.push_back(g);
+  }
+  reference_group = plan.reference_group;
 }
 
 AblationFile AblationFile::load(const std::string& path) {
@@ -308,6 +331,7 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
   const auto& mc = model.config();
   for (const auto& c : plan.configs) (void)c.build(mc.num_layers, mc.num_heads, cls);
 
+  file.record_plan(plan);
   auto t0 = std::chrono::steady_clock::now();
   AblationRunStats st;
   auto save = [&] {

@@ -8,6 +8,7 @@
 //   {"schema": "headscope.ablation/1", "model": ..., "text": ..., "tokens": N,
 //    "dense": {"perplexity": ..., "accuracy": ..., "tokens_per_s": ..., "wall_s": ...},
 //    "classifications": "path" (or ""),
+//    "reference_group": "B", "groups": [{"id", "title"}, ...]   (the plan's, for figures/reports)
 //    "token_ids_sha256": "...", "model_identity": "...", "nominal_context_note": "...",
 //    "provenance": {...}                                        (additions, ignored by readers)
 //    "results": [ {"name", "group", "perplexity", "accuracy", "nominal_context",
@@ -82,6 +83,12 @@ struct AblationFile {
   DenseRecord dense;
   std::vector<AblationRecord> results;
   nlohmann::json provenance;  // common/provenance.h block of the latest run (null: none)
+  // The plan's groups (merged over resumed runs, first seen first) and reference group, written
+  // so that figures and reports label and colour groups without knowing their ids.
+  std::vector<AblationGroup> groups;
+  std::string reference_group;
+  // Adds the plan's groups not yet listed (a resumed run keeps earlier titles) and its reference.
+  void record_plan(const AblationPlan& plan);
 
   int find(const std::string& name) const;  // index or -1
   nlohmann::ordered_json to_json() const;  // fields in the schema's order

@@ -46,7 +46,7 @@ void check_kind(const std::string& kind) {
 
 }  // namespace
 
-int64_t model_kv_heads(const Model& model) { return model.config().num_heads; }
+int64_t model_kv_heads(const Model& model) { return model.config().num_kv_heads; }
 
 double kv_bytes_per_entry(const Model& model) {
   return 2.0 * double(model.config().head_dim()) * double(at::elementSize(model.dtype()));

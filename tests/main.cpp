@@ -1,6 +1,6 @@
 // doctest runner. `--test-suite=fixture_*` suites need ../shared: when it is absent the runner
 // prints why and exits 77, which ctest reports as "Skipped". fixture_cuda* suites likewise
-// skip without CUDA.
+// skip without CUDA, and report_browser without a headless browser (tests/browser.h).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/cpu_runtime.h"
+#include "tests/browser.h"
 #include "tests/support.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,11 @@ int main(int argc, char** argv) {
     const std::string key = "--test-suite=fixture_";
     if (a.rfind("--test-suite=fixture_cuda", 0) == 0 && !at::hasCUDA()) {
       std::printf("SKIPPED: %s needs a CUDA build of libtorch and a GPU\n", a.c_str() + 13);
+      return 77;
+    }
+    if (a == "--test-suite=report_browser" && headscope::test::find_browser().empty()) {
+      std::printf("SKIPPED: report_browser needs a headless browser: Debian's chromium "
+                  "(apt-get install chromium) or $HEADSCOPE_BROWSER\n");
       return 77;
     }
     if (a.rfind(key, 0) == 0 && !headscope::test::have_shared()) {

@@ -235,4 +235,33 @@ TEST_SUITE("policies") {
                   " --max-tokens 64 --policy " + pol);
     CHECK_MESSAGE(r.code == 0, r.out);
   }
+  TEST_CASE("allocate on a GQA model: one policy per KV head, realised by the real cache") {
+    // The bundled TinyStories Llama: 8 query heads over 4 KV heads. A real cache evicts per KV
+    // head, so allocate (both methods) must choose one (sink, window) per (layer, KV head).
+    c10::InferenceMode guard;
+    const std::string model = test::repo("models/llama-tinystories-656k");
+    const std::string text = test::repo("data/tinystories-sample.txt");
+    Model m = Model::load(model);
+    REQUIRE(m.config().gqa());
+    std::vector<int64_t> ids = Tokenizer::load(model).encode(load_text(text, Newlines::LF));
+    ids.resize(96);
+    for (const std::string method : {"lagrangian", "fastgen"}) {
+      const std::string pol = tmp("gqa_" + method + ".json");
+      test::Run r = test::run("allocate --model " + model + " --text " + text +
+                              " --max-tokens 96 --windows 0,8,16,full --method " + method +
+                              (method == "fastgen" ? " --recover 0.9" : " --budget 24 --refine 1") +
+                              " --out " + pol);
+      REQUIRE_MESSAGE(r.code == 0, r.out);
+      PolicyFile pf = PolicyFile::load(pol);
+      CHECK_MESSAGE(pf.policy.heads() == m.config().num_kv_heads, method);
+      CHECK(pf.policy.layers() == m.config().num_layers);
+      CHECK(pf.check_model(PolicyModel::from_model_dir(model), pol).empty());
+      // the real cache (evicting per KV head) and the mask engine agree per token
+      ParallelEvalOptions po;
+      po.visibility = &pf.policy;
+      EvalResult par = evaluate_parallel(m, ids, po);
+      EvalResult dec = evaluate_policy_decode(m, ids, pf.policy);
+      CHECK_MESSAGE(max_abs_diff(dec.nll, par.nll) < 1e-4, method);
+    }
+  }
 }

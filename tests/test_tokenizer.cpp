@@ -219,7 +219,7 @@ TEST_SUITE("tokenizer") {
     j["model"].erase("vocab");
     CHECK(msg(j.dump()) == "tokenizer.json: missing model.vocab");
     CHECK(msg(tiny(v, {"a c"}).dump()).find("merge 1 (a c) names 'c', which is not in the vocab") != std::string::npos);
-    CHECK(msg(tiny(v, {"ab"}).dump()).find("merge 1 is not of the form") != std::string::npos);
+    CHECK(msg(tiny(v, {"ab"}).dump()).find("merge 1 (ab) is not of the form") != std::string::npos);
     CHECK(msg(tiny(v, {42}).dump()).find("merge 1 is neither") != std::string::npos);
     CHECK(msg(tiny({{"a", "zero"}}, nlohmann::json::array()).dump()).find("not an integer id") != std::string::npos);
     j = tiny(v, {"a b"});

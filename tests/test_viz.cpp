@@ -16,6 +16,7 @@
 #include "tests/viz_checks.h"
 #include "viz/figures.h"
 #include "viz/gnuplot.h"
+#include "viz/style.h"
 
 using namespace headscope;
 using namespace headscope::viz;
@@ -36,12 +37,13 @@ std::string res(const std::string& name, const std::string& group, double ppl, d
          ", \"tokens_per_s\": 5000.0, \"wall_s\": 0.2, \"params\": " + params + "}";
 }
 
-std::string ablation_json(const std::string& results) {
+// `extra`: more top-level members (", \"groups\": [...]"), inserted before "results".
+std::string ablation_json(const std::string& results, const std::string& extra = "") {
   return "{\"schema\": \"headscope.ablation/1\", \"model\": \"models/neox-gutenberg-14m\", "
          "\"text\": \"data/pg19-10146.txt\", \"tokens\": 1000, "
          "\"dense\": {\"perplexity\": 70.1, \"accuracy\": 0.31}, "
-         "\"classifications\": \"results/default/head_classifications.json\", "
-         "\"results\": [" + results + "]}";
+         "\"classifications\": \"results/default/head_classifications.json\"" + extra +
+         ", \"results\": [" + results + "]}";
 }
 
 // A, B at 64 and 128, a lone B at 256, G at two base windows (three thresholds each), one I,
@@ -52,7 +54,15 @@ std::string ablation_json(const std::string& results) {
 // those contexts: 95.72, 91.57, 77.94, 77.22, so PPL/B = 0.9925, 0.983, 1.026, 0.971. Ranked:
 // K_best, G_64_t0.5, then G_64_t0.3 (context within 1.3x of G_64_t0.5's) and G_128_t0.3 (within
 // 1.3x of K_best's) are left unlabelled.
-std::string full_ablation() {
+// The group list `headscope ablate` writes (user_probe is not in it: only in the results).
+const char* kGroupList =
+    ", \"reference_group\": \"B\", \"groups\": [{\"id\": \"A\", \"title\": \"window only\"}, "
+    "{\"id\": \"B\", \"title\": \"StreamingLLM (sink + window)\"}, {\"id\": \"G\", \"title\": "
+    "\"confidence sweep\"}, {\"id\": \"I\", \"title\": \"inverse: large positional windows\"}, "
+    "{\"id\": \"J\", \"title\": \"small gathering windows\"}, {\"id\": \"K\", \"title\": "
+    "\"uniform-like, type-aware\"}]";
+
+std::string full_ablation(const std::string& extra = kGroupList) {
   const std::string g = "{\"builder\": \"confidence\", \"threshold\": ";
   return ablation_json(
       res("A_window_64", "A", 400, 64, 64, "{\"builder\": \"uniform\", \"sink\": 0, \"window\": 64}") + "," +
@@ -69,7 +79,15 @@ std::string full_ablation() {
       res("I_types", "I", 81, 128, 135, "{\"builder\": \"from_classifications\", \"window_override\": {\"mixed\": 64}}") + "," +
       res("J_types", "J", 76, 192, 200, "{\"builder\": \"from_classifications\", \"window_override\": {\"mixed\": 128}}") + "," +
       res("K_best", "K", 75, 128, 140, "{\"builder\": \"confidence\"}") + "," +
-      res("my_probe", "user_probe", 88, 96, 96, "{}"));
+      res("my_probe", "user_probe", 88, 96, 96, "{}"), extra);
+}
+
+// The SVG colour gnuplot writes for "#rrggbb": "rgb(%3d, %3d, %3d)".
+std::string svg_rgb(const std::string& hex) {
+  Rgb c = parse_rgb(hex);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "rgb(%3d, %3d, %3d)", c.r, c.g, c.b);
+  return buf;
 }
 
 const char* kClassifications = R"({"classifications": [
@@ -177,7 +195,10 @@ TEST_SUITE("viz") {
     std::string svg = check_svg(d.file("ctx.svg"));
     CHECK(svg.find("Perplexity vs effective KV context") != std::string::npos);
     CHECK(svg.find("neox-gutenberg-14m | pg19-10146.txt | 1000 tokens") != std::string::npos);
-    CHECK(svg.find("B: StreamingLLM (sink + window)") != std::string::npos);
+    CHECK(svg.find("B: StreamingLLM (sink + window) (3)") != std::string::npos);
+    CHECK(svg.find("I: inverse: large positional windows (1)") != std::string::npos);
+    CHECK(svg.find("J: small gathering windows (1)") != std::string::npos);
+    CHECK(svg.find("from_classifications") == std::string::npos);
     CHECK(svg.find("user_probe") != std::string::npos);
     CHECK(svg.find("dense, full context (PPL 70.10)") != std::string::npos);
     for (const char* on : {"G_64_t0.5 (90.0)", "K_best (75.0)"})
@@ -185,6 +206,105 @@ TEST_SUITE("viz") {
     for (const char* off : {"G_64_t0.3 (", "G_128_t0.3 (", "G_64_t0.7 (", "G_128_t0.5 (",
                             "G_128_t0.7 (", "I_types (", "J_types (", "B_streaming_128 (", "my_probe ("})
       CHECK_MESSAGE(svg.find(off) == std::string::npos, off);
+  }
+
+  TEST_CASE("context figure: user-defined groups, their titles and colours, another reference group") {
+    TempDir d;
+    // No A/B/G letters at all: the baseline is "base" (reference_group), colours come from the
+    // group list (one explicit, the others by list position), titles label the groups.
+    const std::string u = "{\"builder\": \"uniform\", \"sink\": 4, \"window\": ";
+    const std::string c = "{\"builder\": \"confidence\", \"threshold\": 0.5, \"base_window\": ";
+    const std::string file = ablation_json(
+        res("base_64", "base", 100, 64, 60, u + "60}") + "," +
+        res("base_128", "base", 80, 128, 120, u + "124}") + "," +
+        res("base_256", "base", 72, 256, 240, u + "252}") + "," +
+        res("probe_a", "probe", 78, 128, 110, c + "64}") + "," +
+        res("probe_b", "probe", 90, 64, 70, c + "32}") + "," +
+        res("wide_1", "wide", 74, 256, 230, c + "128}"),
+        ", \"reference_group\": \"base\", \"groups\": [{\"id\": \"wide\", \"title\": \"wide "
+        "windows\"}, {\"id\": \"base\", \"title\": \"my baseline\", \"colour\": \"#123456\"}, "
+        "{\"id\": \"probe\", \"title\": \"user probe title\"}, {\"id\": \"unused\", \"title\": \"x\"}]");
+    AblationFile f = read_ablation(d.write("user.json", file));
+    REQUIRE(f.groups.size() == 3);  // "unused" has no results
+    CHECK(f.groups[0].id == "wide");
+    CHECK(f.reference_group == "base");
+    CHECK(group_colour(f, "base") == "#123456");
+    CHECK(group_colour(f, "wide") != group_colour(f, "probe"));
+    CHECK(group_label(f, "probe") == "probe: user probe title");
+    plot_context(f, d.file("user.svg"));
+    std::string svg = check_svg(d.file("user.svg"));
+    CHECK(svg.find("probe: user probe title (2)") != std::string::npos);
+    CHECK(svg.find("base: my baseline (3)") != std::string::npos);
+    CHECK(svg.find("wide: wide windows (1)") != std::string::npos);
+    CHECK(svg.find(svg_rgb("#123456")) != std::string::npos);
+    CHECK(svg.find(svg_rgb(group_colour(f, "probe"))) != std::string::npos);
+    // Best head-aware labels are ranked against the reference group "base".
+    CHECK(svg.find("probe_a (78.0)") != std::string::npos);
+    // Confidence sweep and sink figures take the groups by builder, not by letter.
+    CHECK(why_no_confidence(f).empty());
+    plot_confidence(f, d.file("conf.svg"));
+    std::string conf = check_svg(d.file("conf.svg"));
+    CHECK(conf.find("probe, base window 64") != std::string::npos);
+    CHECK(conf.find("base: base_") != std::string::npos);
+    CHECK(why_no_sinks(f).find("window-only") != std::string::npos);
+    // A bad colour in the group list is a one-line error.
+    std::string bad = file;
+    bad.replace(bad.find("#123456"), 7, "blue");
+    CHECK_THROWS_WITH_AS(read_ablation(d.write("bad.json", bad)),
+                         doctest::Contains("colour must be \"#rrggbb\""), Error);
+  }
+
+  TEST_CASE("context figure: linear axes by default, outliers clipped with a note") {
+    TempDir d;
+    const std::string u = "{\"builder\": \"uniform\", \"sink\": 4, \"window\": ";
+    std::string rs;
+    const double ppl[] = {80, 78, 77, 76.5, 76, 75.5, 355, 410};
+    for (int i = 0; i < 8; ++i)
+      rs += std::string(i ? "," : "") +
+            res("B_" + std::to_string(i), "B", ppl[i], 32.0 * (i + 1), 30.0 * (i + 1), u + "28}");
+    AblationFile f = read_ablation(d.write("out.json", ablation_json(rs)));
+    plot_context(f, d.file("out.svg"));
+    std::string svg = check_svg(d.file("out.svg"));
+    CHECK(svg.find("2 outlier(s) clipped") != std::string::npos);
+    CHECK(svg.find("B_7 410.0, B_6 355.0") != std::string::npos);
+    CHECK(svg.find("log scale") == std::string::npos);
+    // The y axis ends near the largest kept value, not at 410.
+    CHECK(svg.find("<text>400</text>") == std::string::npos);
+    CHECK(svg.find("B: sink + window (8)") != std::string::npos);  // no title: from params
+    // Group A's 400 and 300 are more than twice the median of full_ablation's results.
+    plot_context(read_ablation(d.write("full.json", full_ablation())), d.file("full.svg"));
+    CHECK(slurp(d.file("full.svg")).find("2 outlier(s) clipped") != std::string::npos);
+    CHECK(slurp(d.file("full.svg")).find("A_window_64 400.0, A_window_128 300.0") != std::string::npos);
+    // Fewer than 4 results: nothing is called an outlier.
+    plot_context(read_ablation(d.write("few.json", ablation_json(
+                     res("a", "B", 80, 64, 60, u + "60}") + "," + res("b", "B", 400, 128, 120, u + "124}")))),
+                 d.file("few.svg"));
+    CHECK(slurp(d.file("few.svg")).find("clipped") == std::string::npos);
+    PlotOptions lo;
+    lo.logx = true;
+    plot_context(f, d.file("outlog.svg"), lo);
+    CHECK(slurp(d.file("outlog.svg")).find("log scale") != std::string::npos);
+  }
+
+  TEST_CASE("PDF output beside PNG and SVG, checked complete") {
+    TempDir d;
+    AblationFile f = read_ablation(d.write("ablation.json", full_ablation()));
+    plot_context(f, d.file("ctx.pdf"));
+    const std::string pdf = slurp(d.file("ctx.pdf"));
+    CHECK(pdf.rfind("%PDF-", 0) == 0);
+    CHECK(pdf.find("%%EOF") != std::string::npos);
+    CHECK(pdf.size() > 5000);
+    CHECK(image_is_complete(pdf, ImageFormat::Pdf));
+    CHECK_FALSE(image_is_complete(pdf.substr(0, pdf.size() / 2), ImageFormat::Pdf));
+    CHECK_FALSE(image_is_complete("<svg></svg>", ImageFormat::Pdf));
+    CHECK(format_for_path("X.PDF") == ImageFormat::Pdf);
+    PlotAllInputs in;
+    in.ablation = d.file("ablation.json");
+    in.classifications = d.write("cls.json", kClassifications);
+    in.stats = d.write("stats.json", full_stats());
+    PlotAllReport r = plot_all(in, d.file("pdfs"), "pdf");
+    CHECK(r.written.size() == 8);
+    for (const auto& p : r.written) CHECK_MESSAGE(image_is_complete(slurp(p), ImageFormat::Pdf), p);
   }
 
   TEST_CASE("sink figure pairs A and B at equal nominal context") {
@@ -244,8 +364,31 @@ TEST_SUITE("viz") {
     CHECK(svg.find("gathering (2)") != std::string::npos);
     CHECK(svg.find("dead (1)") != std::string::npos);
     CHECK(svg.find("shade: stability") != std::string::npos);
-    // Full stability: the fixed type colour itself; zero stability: a pale tint.
-    CHECK(svg.find("rgb(214,  39,  40)") != std::string::npos);
+    // Full stability: the type's Okabe-Ito colour itself (gathering: vermillion); zero: a pale tint.
+    CHECK(svg.find(svg_rgb("#D55E00")) != std::string::npos);
+    CHECK(head_type_colour("gathering", 0) == "#D55E00");
+    // The type also as a tag in each cell, so it reads without colour.
+    CHECK(svg.find("<text>TP</text>") != std::string::npos);
+    CHECK(svg.find("<text>SP</text>") != std::string::npos);
+    CHECK(svg.find("G gathering (2)") != std::string::npos);
+    CHECK(svg.find("<text>0.25</text>") != std::string::npos);  // stability of 1.1 in the cell
+    // Selectable cell text: confidence, or the value the confidence builder thresholds on.
+    PlotOptions conf;
+    conf.cell_text = parse_cell_text("confidence");
+    plot_headmap(g, d.file("conf.svg"), conf);
+    std::string cs = check_svg(d.file("conf.svg"));
+    CHECK(cs.find("<text>0.50</text>") != std::string::npos);  // confidence of 1.1
+    CHECK(cs.find("<text>0.25</text>") == std::string::npos);
+    PlotOptions thr;
+    thr.cell_text = parse_cell_text("threshold-value");
+    thr.threshold = 0.6;
+    plot_headmap(g, d.file("thr.svg"), thr);
+    std::string ts = check_svg(d.file("thr.svg"));
+    CHECK(ts.find("<text>0.90+</text>") != std::string::npos);
+    CHECK(ts.find("<text>0.60+</text>") != std::string::npos);
+    CHECK(ts.find("<text>0.50</text>") != std::string::npos);
+    CHECK(ts.find("threshold 0.6)") != std::string::npos);
+    CHECK_THROWS_AS(parse_cell_text("entropy"), Error);
     CHECK(shade_toward_white(parse_rgb("#404040"), 0.0).r == 255);
 
     // Without stability the shade is the confidence.
@@ -257,6 +400,10 @@ TEST_SUITE("viz") {
     CHECK_FALSE(g2.has_stability);
     plot_headmap(g2, d.file("map2.svg"));
     CHECK(check_svg(d.file("map2.svg")).find("shade: confidence") != std::string::npos);
+    PlotOptions stab;
+    stab.cell_text = CellText::Stability;
+    CHECK_THROWS_WITH_AS(plot_headmap(g2, d.file("nostab.svg"), stab),
+                         doctest::Contains("needs a \"stability\""), Error);
   }
 
   TEST_CASE("heatmaps: entropy, sink, local and relative-position profile") {
@@ -278,6 +425,40 @@ TEST_SUITE("viz") {
     CHECK(slurp(d.file("local.svg")).find("last 8 tokens") != std::string::npos);
     CHECK(slurp(d.file("relpos.svg")).find("Relative-position profile") != std::string::npos);
     CHECK_THROWS_AS(parse_heat_metric("entropyy"), Error);
+  }
+
+  TEST_CASE("heatmaps: --range LO:HI fixes the colour scale") {
+    TempDir d;
+    HeadStatsGrid g = read_head_stats(d.write("stats.json", full_stats()));
+    // Sink ratios are 0.1..0.3: auto range ends at 0.3, a fixed 0:1 range has 0.8 on the scale.
+    plot_heatmap(g, HeatMetric::Sink, d.file("auto.svg"));
+    std::string a = check_svg(d.file("auto.svg"));
+    CHECK(a.find("<text> 0.8</text>") == std::string::npos);
+    CHECK(a.find("range fixed") == std::string::npos);
+    PlotOptions o;
+    parse_range("0:1", o);
+    CHECK(o.range_lo == 0);
+    CHECK(o.range_hi == 1);
+    plot_heatmap(g, HeatMetric::Sink, d.file("fixed.svg"), o);
+    std::string fx = check_svg(d.file("fixed.svg"));
+    CHECK(fx.find("<text> 0.8</text>") != std::string::npos);
+    CHECK(fx.find("[range fixed 0:1]") != std::string::npos);
+    // A value outside the range keeps its true value in the cell text.
+    PlotOptions narrow;
+    parse_range("0:0.2", narrow);
+    plot_heatmap(g, HeatMetric::Sink, d.file("narrow.svg"), narrow);
+    CHECK(check_svg(d.file("narrow.svg")).find("<text>0.3</text>") != std::string::npos);
+    PlotOptions rp;
+    parse_range("1e-3:0.5", rp);
+    plot_heatmap(g, HeatMetric::RelPos, d.file("relpos.svg"), rp);
+    CHECK(check_svg(d.file("relpos.svg")).find("[range fixed 0.001:0.5]") != std::string::npos);
+    PlotOptions zero;
+    parse_range("0:0.5", zero);
+    CHECK_THROWS_AS(plot_heatmap(g, HeatMetric::RelPos, d.file("z.svg"), zero), Error);
+    for (const char* bad : {"1", "a:b", "1:1", "2:1", ":1", "0:nan"}) {
+      PlotOptions x;
+      CHECK_THROWS_AS(parse_range(bad, x), Error);
+    }
   }
 
   TEST_CASE("plot all writes what its inputs allow and notes the rest") {
@@ -424,7 +605,7 @@ TEST_SUITE("viz") {
     // Output names and gnuplot itself.
     AblationFile good = read_ablation(d.write("good.json", full_ablation()));
     m = msg([&] { plot_context(good, d.file("fig.jpg")); });
-    CHECK(m.find("must end in .png or .svg") != std::string::npos);
+    CHECK(m.find("must end in .png, .svg or .pdf") != std::string::npos);
     m = msg([&] { render_gnuplot("plot undefined_thing(x)\n", d.file("err.png"), 400, 300); });
     CHECK(m.find("gnuplot failed") != std::string::npos);
     CHECK(one_line(m));
@@ -462,7 +643,7 @@ TEST_SUITE("viz") {
     const std::string abl = d.write("ablation.json", full_ablation());
     const std::string cls = d.write("cls.json", kClassifications);
     auto [rc, out] = run_cli("plot context --in " + abl + " --out " + d.file("c.png") +
-                             " --logx --width 800 --height 600");
+                             " --log-x --width 800 --height 600");
     INFO(out);
     CHECK(rc == 0);
     CHECK(png_info(d.file("c.png")).valid);
@@ -474,6 +655,11 @@ TEST_SUITE("viz") {
     CHECK(out.find("wrote " + d.file("all/sink_importance.svg")) != std::string::npos);
     CHECK(out.find("skipped heatmap_entropy") != std::string::npos);
     CHECK(svg_valid(slurp(d.file("all/head_map.svg"))));
+    std::tie(rc, out) = run_cli("plot headmap --in " + cls + " --cell-text threshold-value --threshold 0.7 --out " +
+                                d.file("thr.svg"));
+    CHECK(rc == 0);
+    CHECK(slurp(d.file("thr.svg")).find("<text>0.80+</text>") != std::string::npos);
+    CHECK(slurp(d.file("thr.svg")).find("<text>0.60</text>") != std::string::npos);
 
     // Errors: one line "headscope: error: ...", exit 1, no output written.
     const std::string empty = d.write("empty.json", "");

@@ -1,5 +1,6 @@
 #include "viz/ablation_file.h"
 
+#include <cctype>
 #include <cmath>
 
 #include "common/error.h"
@@ -34,6 +35,52 @@ std::vector<const AblationResult*> AblationFile::group(const std::string& g) con
     if (r.group == g) out.push_back(&r);
   return out;
 }
+
+size_t AblationFile::group_index(const std::string& g) const {
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (groups[i].id == g) return i;
+  return groups.size();
+}
+
+const AblationGroupInfo* AblationFile::group_info(const std::string& g) const {
+  size_t i = group_index(g);
+  return i < groups.size() ? &groups[i] : nullptr;
+}
+
+namespace {
+
+bool is_hex_colour(const std::string& c) {
+  if (c.size() != 7 || c[0] != '#') return false;
+  for (size_t i = 1; i < 7; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(c[i]))) return false;
+  return true;
+}
+
+// The file's "groups" list (optional): ids, titles and optional colours, in the file's order.
+std::vector<AblationGroupInfo> read_group_list(const nlohmann::json& j, const std::string& path) {
+  std::vector<AblationGroupInfo> out;
+  if (!j.contains("groups") || j["groups"].is_null()) return out;
+  const auto& gs = j["groups"];
+  require(gs.is_array(), path + ": \"groups\" must be an array");
+  for (size_t i = 0; i < gs.size(); ++i) {
+    const std::string where = path + ": groups[" + std::to_string(i) + "]";
+    require(gs[i].is_object(), where + ": expected an object");
+    AblationGroupInfo g;
+    g.id = string_field(gs[i], "id", where);
+    require(!g.id.empty(), where + ": empty \"id\"");
+    if (gs[i].contains("title") && !gs[i]["title"].is_null())
+      g.title = string_field(gs[i], "title", where);
+    if (gs[i].contains("colour") && !gs[i]["colour"].is_null()) {
+      g.colour = string_field(gs[i], "colour", where);
+      require(is_hex_colour(g.colour), where + ": colour must be \"#rrggbb\", not \"" + g.colour + "\"");
+    }
+    for (const auto& o : out) require(o.id != g.id, where + ": group \"" + g.id + "\" listed twice");
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace
 
 AblationFile read_ablation(const std::string& path) {
   nlohmann::json j = load_json_object(path);
@@ -86,6 +133,15 @@ AblationFile read_ablation(const std::string& path) {
     f.results.push_back(std::move(r));
   }
   require(!f.results.empty(), path + ": no result has a finite perplexity");
+  // Group list: the file's (only groups that have results), then groups seen only in results.
+  for (auto& g : read_group_list(j, path))
+    if (f.has_group(g.id)) f.groups.push_back(std::move(g));
+  for (const auto& r : f.results)
+    if (f.group_index(r.group) == f.groups.size()) f.groups.push_back({r.group, "", ""});
+  if (j.contains("reference_group") && !j["reference_group"].is_null()) {
+    f.reference_group = string_field(j, "reference_group", path);
+    require(!f.reference_group.empty(), path + ": empty \"reference_group\"");
+  }
   return f;
 }
 

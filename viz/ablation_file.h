@@ -11,6 +11,17 @@
 namespace headscope::viz {
 
 inline constexpr const char* kAblationSchema = "headscope.ablation/1";
+// The reference (StreamingLLM baseline) group when a file does not name one: the default of
+// headaware/ablation_config.h, which files written before "reference_group" existed used.
+inline constexpr const char* kDefaultReferenceGroup = "B";
+
+// One entry of the file's group list ("groups": [{"id", "title"[, "colour"]}], written by
+// `headscope ablate` from the ablation TOML), completed by the groups that only appear in results.
+struct AblationGroupInfo {
+  std::string id;
+  std::string title;   // "" when the file has none
+  std::string colour;  // "#rrggbb" when the file sets one, else ""
+};
 
 struct AblationResult {
   std::string name;
@@ -38,6 +49,14 @@ struct AblationFile {
   std::string classifications;    // path as written in the file ("" when absent)
   std::vector<AblationResult> results;  // in file order; results without a perplexity left out
   std::vector<std::string> notes;       // what was left out and why
+  // Every group with results, in the file's group-list order, then the others in order of first
+  // appearance in "results". Colours and legend order follow this list.
+  std::vector<AblationGroupInfo> groups;
+  std::string reference_group = kDefaultReferenceGroup;  // "reference_group" of the file
+
+  // The group's index in `groups` (groups.size() when absent).
+  size_t group_index(const std::string& g) const;
+  const AblationGroupInfo* group_info(const std::string& g) const;
 
   std::vector<const AblationResult*> group(const std::string& g) const;
   bool has_group(const std::string& g) const { return !group(g).empty(); }

@@ -32,7 +32,8 @@ ImageFormat format_for_path(const std::string& path) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ext == ".png") return ImageFormat::Png;
   if (ext == ".svg") return ImageFormat::Svg;
-  throw Error("output file " + path + " must end in .png or .svg");
+  if (ext == ".pdf") return ImageFormat::Pdf;
+  throw Error("output file " + path + " must end in .png, .svg or .pdf");
 }
 
 static bool is_executable_file(const std::string& p) {
@@ -252,6 +253,11 @@ bool image_is_complete(const std::string& bytes, ImageFormat fmt) {
   }
   size_t end = bytes.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return false;
+  if (fmt == ImageFormat::Pdf) {
+    const std::string eof = "%%EOF";
+    return bytes.compare(0, 5, "%PDF-") == 0 && end + 1 >= eof.size() &&
+           bytes.compare(end + 1 - eof.size(), eof.size(), eof) == 0;
+  }
   const std::string close = "</svg>";
   return end + 1 >= close.size() && bytes.compare(end + 1 - close.size(), close.size(), close) == 0 &&
          bytes.find("<svg") != std::string::npos;
@@ -264,12 +270,18 @@ void render_gnuplot(const std::string& script, const std::string& out_path, int 
   require(width >= 200 && height >= 150 && width <= 20000 && height <= 20000,
           "figure size " + std::to_string(width) + "x" + std::to_string(height) + " is out of range");
   resolve_output(out_path);  // a directory or block device fails before drawing
-  WorkDir work(fmt == ImageFormat::Png ? "png" : "svg");
+  WorkDir work(fmt == ImageFormat::Png ? "png" : fmt == ImageFormat::Svg ? "svg" : "pdf");
   std::ostringstream s;
   s << "set encoding utf8\n";
   if (fmt == ImageFormat::Png) {
     s << "set terminal pngcairo size " << width << "," << height
       << " noenhanced font \"DejaVu Sans,13\" linewidth 1.5 background rgb \"white\"\n";
+  } else if (fmt == ImageFormat::Pdf) {
+    // A page of width/100 x height/100 inches (72 pt each): fonts and lines scaled by 0.72 so
+    // that every figure keeps the PNG's proportions, including its own font overrides.
+    s << "set terminal pdfcairo size " << width / 100.0 << "in," << height / 100.0
+      << "in noenhanced font \"DejaVu Sans,13\" fontscale 0.72 linewidth 1.08"
+      << " background rgb \"white\"\n";
   } else {
     s << "set terminal svg size " << width << "," << height
       << " fixed noenhanced font \"DejaVu Sans,13\" linewidth 1.5 background rgb \"white\"\n";
@@ -298,7 +310,9 @@ void render_gnuplot(const std::string& script, const std::string& out_path, int 
   const std::string bytes = read_all(work.image);
   require(image_is_complete(bytes, fmt),
           "gnuplot wrote an incomplete image for " + out_path + " (no " +
-              (fmt == ImageFormat::Png ? "PNG IEND chunk" : "closing </svg> tag") +
+              (fmt == ImageFormat::Png   ? "PNG IEND chunk"
+               : fmt == ImageFormat::Svg ? "closing </svg> tag"
+                                         : "PDF %%EOF trailer") +
               "; disk full?); " + out_path + " was not changed");
   write_file_atomic(out_path, bytes);
 }

@@ -6,9 +6,9 @@
 
 namespace headscope::viz {
 
-enum class ImageFormat { Png, Svg };
+enum class ImageFormat { Png, Svg, Pdf };
 
-// Chooses the format from the output file's extension (.png or .svg, case-insensitive);
+// Chooses the format from the output file's extension (.png, .svg or .pdf, case-insensitive);
 // throws Error otherwise.
 ImageFormat format_for_path(const std::string& path);
 
@@ -17,7 +17,8 @@ ImageFormat format_for_path(const std::string& path);
 std::string find_gnuplot();
 
 // Writes `script` (everything after the terminal/output settings) into a private temporary
-// directory, runs gnuplot on it there (with a pngcairo or svg terminal of width x height pixels,
+// directory, runs gnuplot on it there (with a pngcairo, svg or pdfcairo terminal of width x height
+// pixels; a PDF page is width/100 x height/100 inches,
 // drawing into that directory: the output path never reaches gnuplot), checks that the image is
 // complete, and only then publishes it to `out_path` through common/atomic_file.h. The directory
 // is removed on return, on an exception and on SIGINT/SIGTERM. gnuplot is killed after
@@ -26,8 +27,8 @@ std::string find_gnuplot();
 void render_gnuplot(const std::string& script, const std::string& out_path, int width,
                     int height);
 
-// True when `bytes` is a whole image: a PNG signature and a final IEND chunk, or an SVG that
-// ends with its closing </svg> tag.
+// True when `bytes` is a whole image: a PNG signature and a final IEND chunk, an SVG that
+// ends with its closing </svg> tag, or a PDF that starts with %PDF- and ends with %%EOF.
 bool image_is_complete(const std::string& bytes, ImageFormat fmt);
 
 // A gnuplot string expression for `s` that gnuplot cannot expand: a single-quoted literal ('' for

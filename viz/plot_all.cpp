@@ -30,7 +30,8 @@ bool ablation_used(const AblationFile& f, const std::string& classifications) {
 
 PlotAllReport plot_all(const PlotAllInputs& in, const std::string& out_dir, const std::string& ext,
                        const PlotOptions& o) {
-  require(ext == "png" || ext == "svg", "figure format must be png or svg, not '" + ext + "'");
+  require(ext == "png" || ext == "svg" || ext == "pdf",
+          "figure format must be png, svg or pdf, not '" + ext + "'");
   require(!out_dir.empty(), "plot all needs an output directory");
   require(!in.ablation.empty() || !in.classifications.empty() || !in.stats.empty(),
           "plot all needs at least one of --ablation, --classifications, --stats");

@@ -1,5 +1,6 @@
-// Confidence sweep of group G: perplexity against the confidence threshold, one line per base
-// window, with StreamingLLM (group B) at the matching context as horizontal reference lines.
+// Confidence sweep of the groups built by the "confidence" builder: perplexity against the
+// confidence threshold, one line per group and base window, with the reference group
+// (StreamingLLM) at the matching context as horizontal reference lines.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -17,12 +18,15 @@ namespace {
 const std::vector<std::string> kLineColours = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
                                                "#66a61e", "#e6ab02", "#a6761d", "#666666"};
 
-// G results that carry a threshold and a base window, by base window.
-std::map<double, std::vector<const AblationResult*>> sweep_lines(const AblationFile& f) {
-  std::map<double, std::vector<const AblationResult*>> m;
-  for (const auto* r : f.group("G")) {
-    double t = r->param_number("threshold"), w = r->param_number("base_window");
-    if (std::isfinite(t) && std::isfinite(w)) m[w].push_back(r);
+// Results of the confidence builder that carry a threshold and a base window, by (group in
+// list order, base window).
+using LineKey = std::pair<size_t, double>;
+std::map<LineKey, std::vector<const AblationResult*>> sweep_lines(const AblationFile& f) {
+  std::map<LineKey, std::vector<const AblationResult*>> m;
+  for (const auto& r : f.results) {
+    if (r.param_string("builder") != "confidence" || r.group == f.reference_group) continue;
+    double t = r.param_number("threshold"), w = r.param_number("base_window");
+    if (std::isfinite(t) && std::isfinite(w)) m[{f.group_index(r.group), w}].push_back(&r);
   }
   for (auto& [w, rs] : m)
     std::sort(rs.begin(), rs.end(), [](const AblationResult* a, const AblationResult* b) {
@@ -31,12 +35,12 @@ std::map<double, std::vector<const AblationResult*>> sweep_lines(const AblationF
   return m;
 }
 
-// The B result at nominal context `w`, else the B result whose measured context is closest to
-// `ctx`; nullptr without B results.
+// The reference result at nominal context `w`, else the reference result whose measured context
+// is closest to `ctx`; nullptr without reference results.
 const AblationResult* matching_b(const AblationFile& f, double w, double ctx, bool* exact) {
   const AblationResult* best = nullptr;
   double dist = INFINITY;
-  for (const auto* r : f.group("B")) {
+  for (const auto* r : f.group(f.reference_group)) {
     if (std::lround(r->context_key()) == std::lround(w) && std::isfinite(r->context_key())) {
       *exact = true;
       return r;
@@ -52,9 +56,10 @@ const AblationResult* matching_b(const AblationFile& f, double w, double ctx, bo
 
 std::string why_no_confidence(const AblationFile& f) {
   if (!sweep_lines(f).empty()) return "";
-  size_t g = f.group("G").size();
-  return g == 0 ? "needs group G results (confidence builder)"
-                : "group G results lack params.threshold/params.base_window";
+  size_t g = 0;
+  for (const auto& r : f.results) g += r.param_string("builder") == "confidence";
+  return g == 0 ? "needs results of the confidence builder (params.builder = confidence)"
+                : "confidence-builder results lack params.threshold/params.base_window";
 }
 
 void plot_confidence(const AblationFile& f, const std::string& out, const PlotOptions& o) {
@@ -65,8 +70,12 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   std::vector<double> ys;
   if (f.has_dense()) ys.push_back(f.dense_perplexity);
   size_t npoints = 0;
-  for (const auto& [w, rs] : lines) {
+  std::string sweep_groups;
+  std::set<size_t> listed;
+  for (const auto& [k, rs] : lines) {
     for (const auto* r : rs) ys.push_back(r->perplexity);
+    if (listed.insert(k.first).second)
+      sweep_groups += (sweep_groups.empty() ? "" : ", ") + f.groups[k.first].id;
     npoints += rs.size();
   }
   struct Ref {
@@ -77,7 +86,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   std::vector<Ref> refs;
   std::set<const AblationResult*> seen;
   size_t li = 0;
-  for (const auto& [w, rs] : lines) {
+  for (const auto& [k, rs] : lines) {
+    const double w = k.second;
     double mean_ctx = 0;
     for (const auto* r : rs) mean_ctx += r->measured_context;
     mean_ctx /= double(rs.size());
@@ -91,7 +101,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   }
   const bool logy = wants_log(ys, 20.0);
 
-  std::string s = common_header("Confidence sweep (group G): perplexity vs confidence threshold",
+  std::string s = common_header("Confidence sweep (group " + sweep_groups +
+                                    "): perplexity vs confidence threshold",
                                 f.info.describe());
   s += "set xlabel \"confidence threshold\"\n";
   s += std::string("set ylabel \"perplexity") + (logy ? " (log scale)" : "") +
@@ -99,7 +110,7 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   if (logy) s += log_axis("y", *std::min_element(ys.begin(), ys.end()),
                           *std::max_element(ys.begin(), ys.end()));
   double tlo = INFINITY, thi = -INFINITY;
-  for (const auto& [w, rs] : lines)
+  for (const auto& [k, rs] : lines)
     for (const auto* r : rs) {
       tlo = std::min(tlo, r->param_number("threshold"));
       thi = std::max(thi, r->param_number("threshold"));
@@ -119,7 +130,8 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
 
   std::vector<std::string> plots;
   li = 0;
-  for (const auto& [w, rs] : lines) {
+  for (const auto& [k, rs] : lines) {
+    const double w = k.second;
     std::vector<std::string> dl;
     for (const auto* r : rs)
       dl.push_back(gp_num(r->param_number("threshold")) + " " + gp_num(r->perplexity) + " " +
@@ -128,7 +140,7 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
     s += gp_datablock(block, dl);
     const std::string c = kLineColours[li % kLineColours.size()];
     plots.push_back("$" + block + " using 1:2 with linespoints lw 2.5 pt 7 ps 1.3 lc rgb \"" + c +
-                    "\" title " + gp_quote("G, base window " + fmt("%g", w)));
+                    "\" title " + gp_quote(f.groups[k.first].id + ", base window " + fmt("%g", w)));
     if (npoints <= 40)
       plots.push_back("$" + block + " using 1:2:3 with labels offset char 0, char 1 font \",10\" "
                       "tc rgb \"" + c + "\" notitle");
@@ -136,7 +148,7 @@ void plot_confidence(const AblationFile& f, const std::string& out, const PlotOp
   }
   for (const auto& r : refs) {
     const std::string c = kLineColours[r.colour % kLineColours.size()];
-    std::string t = "B: " + r.b->name + (r.exact ? "" : " (nearest context)") + ", PPL " +
+    std::string t = f.reference_group + ": " + r.b->name + (r.exact ? "" : " (nearest context)") + ", PPL " +
                     fmt("%.2f", r.b->perplexity);
     plots.push_back(gp_num(r.b->perplexity) + " with lines dt 2 lw 2 lc rgb \"" + c +
                     "\" title " + gp_quote(t));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/error.h"
@@ -49,7 +50,12 @@ void grid_heatmap(const HeadStatsGrid& g, HeatMetric m, const std::string& out,
     hi = std::max(hi, v);
   }
   require(std::isfinite(lo), g.path + ": no finite " + heat_metric_name(m) + " value to plot");
-  if (hi - lo < 1e-12) {  // a constant map still needs a colour range
+  const bool fixed = std::isfinite(o.range_lo) && std::isfinite(o.range_hi);
+  if (fixed) {
+    lo = o.range_lo;
+    hi = o.range_hi;
+    cblabel += " [range fixed " + fmt("%g", lo) + ":" + fmt("%g", hi) + "]";
+  } else if (hi - lo < 1e-12) {  // a constant map still needs a colour range
     lo -= 0.5;
     hi += 0.5;
   }
@@ -57,10 +63,11 @@ void grid_heatmap(const HeadStatsGrid& g, HeatMetric m, const std::string& out,
   std::vector<std::string> lines;
   for (const auto& c : g.cells) {
     double v = value(c);
-    double t = std::isfinite(v) ? (v - lo) / (hi - lo) : 0.0;
+    double t = std::isfinite(v) ? std::clamp((v - lo) / (hi - lo), 0.0, 1.0) : 0.0;
     // Dark text on the bright end of the palette, light text on the dark end.
     long tc = t > 0.6 ? 0x101010 : 0xffffff;
-    lines.push_back(std::to_string(c.head) + " " + std::to_string(c.layer) + " " + gp_num(v) +
+    const double shown = std::isfinite(v) ? std::clamp(v, lo, hi) : v;
+    lines.push_back(std::to_string(c.head) + " " + std::to_string(c.layer) + " " + gp_num(shown) +
                     " " + gp_data_string(std::isfinite(v) ? fmt("%.3g", v) : "n/a") + " " +
                     std::to_string(tc));
   }
@@ -97,7 +104,14 @@ void relpos_heatmap(const HeadStatsGrid& g, const std::string& out, const PlotOp
   for (const auto& c : g.cells)
     for (double v : c.relpos)
       if (std::isfinite(v) && v > 0) lo = std::min(lo, v);
-  const double floor = std::max({lo, hi * 1e-4, 1e-12});
+  double floor = std::max({lo, hi * 1e-4, 1e-12});
+  std::string cbnote;
+  if (std::isfinite(o.range_lo) && std::isfinite(o.range_hi)) {
+    require(o.range_lo > 0, "--range for the relative-position heatmap (log colour scale) needs LO > 0");
+    floor = o.range_lo;
+    hi = o.range_hi;
+    cbnote = " [range fixed " + fmt("%g", floor) + ":" + fmt("%g", hi) + "]";
+  }
   std::vector<std::string> lines;
   lines.reserve(size_t(rows) * cols);
   for (const auto& c : g.cells) {
@@ -105,7 +119,7 @@ void relpos_heatmap(const HeadStatsGrid& g, const std::string& out, const PlotOp
     for (size_t d = 0; d < cols; ++d) {
       double v = c.relpos[d];
       lines.push_back(std::to_string(d) + " " + std::to_string(row) + " " +
-                      gp_num(std::isfinite(v) ? std::max(v, floor) : v));
+                      gp_num(std::isfinite(v) ? std::clamp(v, floor, hi) : v));
     }
   }
   std::string ytics;
@@ -127,7 +141,7 @@ void relpos_heatmap(const HeadStatsGrid& g, const std::string& out, const PlotOp
   s += "set xlabel \"relative distance: query position - key position (tokens)\"\n";
   s += std::string("set ylabel \"") + (rows <= 48 ? "layer.head" : "layer (heads within it)") +
        "\"\n";
-  s += "set cblabel \"mean attention share at that distance (log scale)\"\n";
+  s += "set cblabel " + gp_quote("mean attention share at that distance (log scale)" + cbnote) + "\n";
   s += "set logscale cb\nset format cb \"%.0e\"\n";
   s += "set cbrange [" + gp_num(floor) + ":" + gp_num(hi) + "]\n";
   s += "set xrange [-0.5:" + gp_num(double(cols) - 0.5) + "]\n";
@@ -147,6 +161,22 @@ void relpos_heatmap(const HeadStatsGrid& g, const std::string& out, const PlotOp
 }
 
 }  // namespace
+
+void parse_range(const std::string& text, PlotOptions& o) {
+  const size_t colon = text.find(':');
+  auto num = [&](const std::string& part) {
+    char* end = nullptr;
+    const double v = std::strtod(part.c_str(), &end);
+    require(!part.empty() && end && *end == '\0' && std::isfinite(v),
+            "--range must be LO:HI with two numbers, got '" + text + "'");
+    return v;
+  };
+  require(colon != std::string::npos, "--range must be LO:HI with two numbers, got '" + text + "'");
+  const double lo = num(text.substr(0, colon)), hi = num(text.substr(colon + 1));
+  require(lo < hi, "--range LO:HI needs LO < HI, got '" + text + "'");
+  o.range_lo = lo;
+  o.range_hi = hi;
+}
 
 HeatMetric parse_heat_metric(const std::string& n) {
   if (n == "entropy") return HeatMetric::Entropy;

@@ -1,43 +1,52 @@
 #include "viz/style.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
 
 namespace headscope::viz {
 
-namespace {
-const std::vector<std::string> kExtraColours = {"#17becf", "#bcbd22", "#7f7f7f", "#e377c2",
-                                                 "#393b79", "#637939", "#8c6d31", "#843c39"};
-const std::vector<int> kExtraPoints = {4, 6, 8, 10, 12, 14, 1, 2, 3};
-const std::vector<std::string> kFixedGroups = {"A", "B", "G", "I", "J", "K"};
-}  // namespace
-
-std::string group_colour(const std::string& g, size_t index) {
-  static const std::map<std::string, std::string> fixed = {
-      {"A", "#e6550d"}, {"B", "#3182bd"}, {"G", "#31a354"},
-      {"I", "#756bb1"}, {"J", "#d6616b"}, {"K", "#8c564b"}};
-  auto it = fixed.find(g);
-  if (it != fixed.end()) return it->second;
-  return kExtraColours[index % kExtraColours.size()];
+const std::vector<std::string>& okabe_ito() {
+  static const std::vector<std::string> c = {"#000000", "#E69F00", "#56B4E9", "#009E73",
+                                             "#F0E442", "#0072B2", "#D55E00", "#CC79A7"};
+  return c;
 }
 
-int group_point_type(const std::string& g, size_t index) {
-  static const std::map<std::string, int> fixed = {{"A", 5},  {"B", 7},  {"G", 9},
-                                                    {"I", 11}, {"J", 13}, {"K", 15}};
-  auto it = fixed.find(g);
-  if (it != fixed.end()) return it->second;
-  return kExtraPoints[index % kExtraPoints.size()];
+namespace {
+// Group colours in list order: the strong Okabe-Ito colours first, yellow (weak on white) last.
+const std::vector<std::string> kGroupColours = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                                 "#E69F00", "#56B4E9", "#000000", "#F0E442"};
+// Filled circle, square, triangle up, diamond, triangle down, pentagon, then open shapes.
+const std::vector<int> kGroupPoints = {7, 5, 9, 13, 11, 15, 6, 4, 8, 12, 10, 14, 1, 2, 3};
+}  // namespace
+
+std::string group_colour(const AblationFile& f, const std::string& g) {
+  const size_t i = f.group_index(g);
+  if (const auto* info = f.group_info(g); info && !info->colour.empty()) return info->colour;
+  return kGroupColours[i % kGroupColours.size()];
+}
+
+int group_point_type(const AblationFile& f, const std::string& g) {
+  return kGroupPoints[f.group_index(g) % kGroupPoints.size()];
+}
+
+bool head_aware_result(const AblationResult& r) {
+  const std::string b = r.param_string("builder");
+  return !b.empty() && b != "uniform";
 }
 
 std::string group_label(const AblationFile& f, const std::string& g) {
-  if (g == "A") return "A: window only";
-  if (g == "B") return "B: StreamingLLM (sink + window)";
-  // The builder most results of the group use.
+  if (const auto* info = f.group_info(g); info && !info->title.empty()) return g + ": " + info->title;
+  // No title in the file: describe the group by the builder most of its results use.
   std::map<std::string, int> count;
   for (const auto* r : f.group(g)) {
     std::string b = r->param_string("builder");
+    if (b == "uniform") {
+      const double sink = r->param_number("sink");
+      b = std::isfinite(sink) && sink > 0 ? "sink + window" : "window only";
+    }
     if (!b.empty()) ++count[b];
   }
   std::string best;
@@ -50,10 +59,7 @@ std::string group_label(const AblationFile& f, const std::string& g) {
 
 std::vector<std::string> ordered_groups(const AblationFile& f) {
   std::vector<std::string> out;
-  for (const auto& g : kFixedGroups)
-    if (f.has_group(g)) out.push_back(g);
-  for (const auto& r : f.results)
-    if (std::find(out.begin(), out.end(), r.group) == out.end()) out.push_back(r.group);
+  for (const auto& g : f.groups) out.push_back(g.id);
   return out;
 }
 
@@ -65,13 +71,35 @@ const std::vector<std::string>& known_head_types() {
 
 std::string head_type_colour(const std::string& type, size_t index) {
   static const std::map<std::string, std::string> fixed = {
-      {"dead", "#404040"},      {"sink_positional", "#ff7f0e"}, {"true_positional", "#1f77b4"},
-      {"positional", "#17becf"}, {"mixed", "#2ca02c"},          {"sink_mixed", "#9467bd"},
-      {"gathering", "#d62728"}};
+      {"dead", "#000000"},       {"sink_positional", "#E69F00"}, {"true_positional", "#0072B2"},
+      {"positional", "#56B4E9"}, {"mixed", "#009E73"},           {"sink_mixed", "#CC79A7"},
+      {"gathering", "#D55E00"}};
   auto it = fixed.find(type);
   if (it != fixed.end()) return it->second;
-  static const std::vector<std::string> extra = {"#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"};
+  static const std::vector<std::string> extra = {"#F0E442", "#7f7f7f", "#b0b0b0", "#404040"};
   return extra[index % extra.size()];
+}
+
+std::string head_type_tag(const std::string& type) {
+  static const std::map<std::string, std::string> fixed = {
+      {"dead", "D"},       {"sink_positional", "SP"}, {"true_positional", "TP"},
+      {"positional", "P"}, {"mixed", "M"},            {"sink_mixed", "SM"},
+      {"gathering", "G"}};
+  auto it = fixed.find(type);
+  if (it != fixed.end()) return it->second;
+  std::string t;
+  for (char c : type) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) continue;
+    t += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (t.size() == 2) break;
+  }
+  return t.empty() ? "?" : t;
+}
+
+long text_colour_on(const Rgb& c) {
+  // Relative luminance (sRGB weights, without gamma: enough to pick black or white).
+  const double y = (0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b) / 255.0;
+  return y > 0.45 ? 0x101010 : 0xffffff;
 }
 
 std::string common_header(const std::string& what, const std::string& run_line) {
