@@ -121,6 +121,62 @@ void attr_int(H5::H5File& f, const std::string& name, int64_t v) {
   a.write(H5::PredType::NATIVE_INT64, &v);
 }
 
+// Self-description of each dataset: attributes "description", "units" and "dimensions"
+// (comma-separated dimension names, outermost first).
+struct DatasetInfo {
+  const char* name;
+  const char* description;
+  const char* units;
+  const char* dimensions;
+};
+
+const DatasetInfo kDatasets[] = {
+    {"mean_entropy", "attention entropy -sum_k A log(A + 1e-10) per query, mean over queries and chunks", "nats", "layer,head"},
+    {"std_entropy", "standard deviation over queries of the attention entropy", "nats", "layer,head"},
+    {"max_attention_mean", "largest attention weight per query, mean over queries", "probability", "layer,head"},
+    {"sink_ratio", "attention mass on keys at positions < sink_size (attribute), mean over queries", "fraction of attention", "layer,head"},
+    {"recent", "attention mass on the last recent_ratio (attribute) of the chunk's keys", "fraction of attention", "layer,head"},
+    {"local", "attention mass on keys k with q - local_window <= k <= q (attribute local_window)", "fraction of attention", "layer,head"},
+    {"global", "max(0, 1 - sink - local): attention mass neither on sinks nor local", "fraction of attention", "layer,head"},
+    {"uniformity_score", "KL divergence of the attention from uniform over the visible keys, mean over queries with q >= 1", "nats", "layer,head"},
+    {"confidence", "classifier confidence in the head's type", "score in [0, 1]", "layer,head"},
+    {"stability", "share of chunks whose own classification agrees with the final type", "fraction of chunks", "layer,head"},
+    {"head_type_code", "head type, an index into the file attribute head_type_names", "code", "layer,head"},
+    {"recommended_window", "recommended KV window (-1 = full context, 0 = prunable)", "tokens", "layer,head"},
+    {"relative_position_dist", "attention at relative distance d = q - k, i.e. A[q, q - d], mean over queries: "
+     "bin d (0-based) is the weight on the key d positions before the query (bin 0 = the query "
+     "itself); the bins cover d = 0 .. relative_positions - 1 (attribute), keys further back are in no bin",
+     "fraction of attention", "layer,head,relative_distance"},
+    {"chunk_entropy", "mean attention entropy of each analysed chunk", "nats", "chunk,layer,head"},
+    {"chunk_type_code", "head type classified from each chunk alone (index into head_type_names)", "code", "chunk,layer,head"},
+    {"kv_head", "the KV head each query head reads (GQA)", "index", "layer,head"},
+    {"kv_mean_entropy", "mean entropy over the KV head's query heads", "nats", "layer,kv_head"},
+    {"kv_sink_ratio", "sink share over the KV head's query heads", "fraction of attention", "layer,kv_head"},
+    {"kv_local", "local share over the KV head's query heads", "fraction of attention", "layer,kv_head"},
+    {"kv_uniformity_score", "uniformity score over the KV head's query heads", "nats", "layer,kv_head"},
+    {"kv_confidence", "classifier confidence of the KV group's type", "score in [0, 1]", "layer,kv_head"},
+    {"kv_type_agreement", "share of the KV head's query heads whose type is the group's type", "fraction of heads", "layer,kv_head"},
+    {"kv_entropy_spread", "max - min mean entropy over the KV head's query heads", "nats", "layer,kv_head"},
+    {"kv_sink_spread", "max - min sink share over the KV head's query heads", "fraction of attention", "layer,kv_head"},
+    {"kv_type_code", "the KV group's type (index into head_type_names)", "code", "layer,kv_head"},
+    {"kv_recommended_window", "recommended KV window of the group (-1 = full context, 0 = prunable)", "tokens", "layer,kv_head"},
+    {"kv_distinct_types", "number of distinct types among the KV head's query heads", "count", "layer,kv_head"},
+};
+
+void annotate_datasets(H5::H5File& f) {
+  H5::StrType st(H5::PredType::C_S1, H5T_VARIABLE);
+  st.setCset(H5T_CSET_UTF8);
+  for (const auto& d : kDatasets) {
+    if (!f.nameExists(d.name)) continue;
+    H5::DataSet ds = f.openDataSet(d.name);
+    for (const auto& [k, v] : {std::pair<const char*, const char*>{"description", d.description},
+                               {"units", d.units}, {"dimensions", d.dimensions}}) {
+      H5::Attribute a = ds.createAttribute(k, st, H5::DataSpace(H5S_SCALAR));
+      a.write(st, std::string(v));
+    }
+  }
+}
+
 }  // namespace
 
 void write_head_stats_h5(const std::string& path, const AnalysisResult& r,
@@ -229,6 +285,9 @@ void write_head_stats_h5_file(const std::string& tmp, const std::string& path,
       attr_double(f, "threshold_dead_uniformity", t.dead_uniformity);
       attr_double(f, "threshold_high_local", t.high_local);
       attr_double(f, "threshold_high_sink", t.high_sink);
+      attr_int(f, "relative_positions", static_cast<int64_t>(D));
+      if (!prov.json.empty()) attr_str(f, "provenance", prov.json);
+      annotate_datasets(f);
       f.close();
     } catch (const H5::Exception& e) {
       throw Error("cannot write " + path + ": HDF5: " + e.getFuncName() + ": " + e.getDetailMsg());

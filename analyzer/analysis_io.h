@@ -24,6 +24,7 @@ std::vector<HeadStatistics> parse_head_statistics(const std::string& text, const
 
 struct AnalysisProvenance {
   std::string model_path, text_path, text_sha256, config_hash;
+  std::string json;  // common/provenance.h block as JSON text (file attribute "provenance")
 };
 // Publishes head_stats.h5 at `path` through common/atomic_file.h.
 void write_head_stats_h5(const std::string& path, const AnalysisResult& r,

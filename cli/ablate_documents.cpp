@@ -3,8 +3,10 @@
 #include <cmath>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "common/atomic_file.h"
+#include "common/progress.h"
 #include "common/text.h"
 #include "sweep/manifest.h"
 #include "sweep/sweep_merge.h"
@@ -42,7 +44,15 @@ void ablate_documents(const Model& model, const std::vector<TokenizedDocument>& 
       u.group = cfg ? cfg->group : "";
       u.params = cfg ? cfg->params() : nlohmann::json();
       m.units.push_back(u);
-      EvalResult r = evaluate_unit(model, docs[di].ids, cfg, cls, uo);
+      std::optional<Progress> bar;
+      UnitEvalOptions unit_opt = uo;
+      const std::string label = "[" + std::to_string(m.units.size()) + "/" + std::to_string(total) + "] " + u.config;
+      unit_opt.progress = [&bar, &label](int64_t done, int64_t all) {
+        if (!bar) bar.emplace(label, long(all), "blocks");
+        bar->update(long(done));
+      };
+      EvalResult r = evaluate_unit(model, docs[di].ids, cfg, cls, unit_opt);
+      if (bar) bar->finish();
       DocScore ds = make_doc_score(docs[di].name, r.nll,
                                    static_cast<int64_t>(std::llround(r.accuracy * double(r.nll.size()))));
       nlohmann::json res = ds.to_json();

@@ -11,8 +11,10 @@
 #include "cli/documents.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
+#include "common/build_info.h"
 #include "common/error.h"
 #include "common/file_lock.h"
+#include "common/provenance.h"
 #include "formats/policy_file.h"
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
@@ -27,7 +29,7 @@ struct AblateArgs {
   DocumentOptions docs;
   int64_t context = 0, stride = 0;
   std::string classifications;
-  std::string config = "configs/ablation.toml";
+  std::string config;  // empty: the built-in configs/ablation.toml
   std::string groups;
   std::string out;
   int64_t query_block = 0;
@@ -38,11 +40,10 @@ struct AblateArgs {
   std::string export_policy, policy_out;
 };
 
-// configs/ablation.toml relative to the working directory, else the copy in the source tree.
-std::string resolve_config(const std::string& path, bool given) {
-  if (given || std::filesystem::exists(path)) return path;
-  std::string alt = std::string(HEADSCOPE_SOURCE_DIR) + "/" + path;
-  return std::filesystem::exists(alt) ? alt : path;
+// --config FILE (which must exist), else the copy of configs/ablation.toml built into the binary.
+AblationPlan load_plan(const std::string& path) {
+  if (!path.empty()) return load_ablation_plan(path);
+  return parse_ablation_plan(embedded_config("ablation.toml"), "built-in configs/ablation.toml");
 }
 
 // ablate --export-policy NAME: builds one configuration for the model's shape (no evaluation)
@@ -71,6 +72,11 @@ void export_policy(const AblationPlan& plan, const std::string& name, const std:
   pf.source = {{"command", "ablate --export-policy"}, {"configuration", name},
                {"group", cfg->group}, {"params", cfg->params()},
                {"classifications", cls_path}};
+  Provenance prov;
+  prov.command = "ablate --export-policy";
+  prov.model_path = model_dir;
+  prov.options = {{"configuration", name}, {"classifications", cls_path}};
+  pf.source["provenance"] = prov.to_json();
   pf.save(out);
   std::printf("policy     %s: %s (%s, hash %s)\n", name.c_str(), out.c_str(),
               pf.model.describe().c_str(), pf.policy_hash().substr(0, 12).c_str());
@@ -92,8 +98,9 @@ void register_ablate(CLI::App& app) {
   sub->get_option("--text")->required(false);  // not needed by --export-policy
   sub->add_option("--classifications", args->classifications,
                   "head_classifications.json (needed by every non-uniform configuration)");
-  auto* cfg_opt = sub->add_option("--config", args->config, "ablation experiment set (TOML)")
-                      ->capture_default_str();
+  sub->add_option("--config", args->config,
+                  "ablation experiment set (TOML); default: configs/ablation.toml as built into "
+                  "this binary");
   sub->add_option("--groups", args->groups, "comma-separated group ids to run (default: all)");
   sub->add_option("--out", args->out, "results JSON (appended after each configuration; resumes)");
   sub->add_option("--export-policy", args->export_policy,
@@ -113,18 +120,19 @@ void register_ablate(CLI::App& app) {
   sub->add_flag("--per-query-head", args->per_query_head,
                 "GQA models, research mode: evaluate per-query-head policies in the mask engine "
                 "(results cannot be realised by a real KV cache and are flagged so)");
-  sub->callback([args, cfg_opt]() {
+  sub->callback([args]() {
     // Everything that can be checked without the model is checked first.
-    AblationPlan plan = load_ablation_plan(resolve_config(args->config, cfg_opt->count() > 0));
+    AblationPlan plan = load_plan(args->config);
     if (!args->export_policy.empty()) {
-      require(!args->policy_out.empty(), "--export-policy needs --policy-out FILE");
+      usage_require(!args->policy_out.empty(), "--export-policy needs --policy-out FILE");
       export_policy(plan, args->export_policy, args->rt.model, args->classifications,
                     args->policy_out);
       return;
     }
-    require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
-    require(!args->out.empty(), "--out is required (the results JSON)");
-    require(!args->text.text.empty() || !args->docs.dataset.empty(), "--text or --dataset is required");
+    usage_require(args->policy_out.empty(), "--policy-out is only used with --export-policy");
+    usage_require(!args->out.empty(), "--out is required (the results JSON)");
+    usage_require(!args->text.text.empty() || !args->docs.dataset.empty(), "--text or --dataset is required");
+    usage_require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
     plan = select_groups(plan, split_group_list(args->groups));
     require(!plan.configs.empty(), "no configurations selected");
     ClassificationFile cls;
@@ -134,7 +142,7 @@ void register_ablate(CLI::App& app) {
               "the selected configurations need --classifications (a head_classifications.json); "
               "run `headscope analyze` first or select only uniform groups with --groups");
     if (!args->classifications.empty()) cls = read_classifications(args->classifications);
-    require(!is_stdout_path(args->out),
+    usage_require(!is_stdout_path(args->out),
             "--out must be a file: ablate re-reads it to resume, so '-' (stdout) is not possible");
     // One ablate per results file for the whole run: two runs appending to the same file
     // would each rewrite it from their own copy and lose the other's results.
@@ -144,7 +152,6 @@ void register_ablate(CLI::App& app) {
     const auto& mc = model.config();
     if (!args->classifications.empty())
       check_classifications_match(cls, mc.num_layers, mc.num_heads, args->classifications);
-    require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
     std::vector<TokenizedDocument> docs = load_document_tokens(args->rt.model, args->text, args->docs);
     if (multi_document(args->text, args->docs, docs) || args->context > 0) {
       std::printf("model      %s (%lld layers x %lld heads)\n", args->rt.model.c_str(),
@@ -171,8 +178,23 @@ void register_ablate(CLI::App& app) {
     std::vector<int64_t> ids = docs[0].ids;
 
     AblationIdentity id{args->rt.model, args->text.text, args->classifications,
-                        static_cast<int64_t>(ids.size()), ids_digest(ids)};
+                        static_cast<int64_t>(ids.size()), ids_digest(ids),
+                        model_identity(args->rt.model).id};
     AblationFile file = open_ablation_file(args->out, id);
+    {
+      Provenance prov = runtime_provenance("ablate", args->rt, model);
+      prov.texts.push_back(text_provenance(args->text.text, ids));
+      prov.bos_added = bos_added(args->rt.model, args->text);
+      prov.options = {{"config", args->config.empty() ? "built-in configs/ablation.toml" : args->config},
+                      {"config_groups", args->groups},
+                      {"classifications", args->classifications},
+                      {"max_tokens", args->text.max_tokens},
+                      {"newlines", args->text.newlines},
+                      {"query_block", args->query_block},
+                      {"kv_group_rule", args->kv_group_rule},
+                      {"per_query_head", args->per_query_head}};
+      file.provenance = prov.to_json();
+    }
     std::printf("model      %s (%lld layers x %lld heads)\n", args->rt.model.c_str(),
                 (long long)mc.num_layers, (long long)mc.num_heads);
     std::printf("text       %s (%lld of %lld tokens, newlines=%s)\n", args->text.text.c_str(),

@@ -100,9 +100,9 @@ void register_allocate(CLI::App& app) {
     o.sinks = parse_list(a->sinks, "--sinks", false);
     o.windows = parse_list(a->windows, "--windows", true);
     (void)candidate_grid(o.sinks, o.windows);  // empty / invalid grid: error before loading
-    require(a->method == "lagrangian" || a->method == "fastgen",
+    usage_require(a->method == "lagrangian" || a->method == "fastgen",
             "--method must be lagrangian or fastgen, got '" + a->method + "'");
-    require(a->budget_kind == "context" || a->budget_kind == "bytes",
+    usage_require(a->budget_kind == "context" || a->budget_kind == "bytes",
             "--budget-kind must be context or bytes, got '" + a->budget_kind + "'");
     if (a->method == "lagrangian") require(a->budget > 0, "--budget must be given and positive");
     o.method = a->method;
@@ -161,6 +161,16 @@ void register_allocate(CLI::App& app) {
     pf.source["calibration_text"] = a->text.text;
     pf.source["sinks"] = o.sinks;
     pf.source["windows"] = o.windows;
+    {
+      Provenance prov = runtime_provenance("allocate", a->rt, model);
+      prov.texts.push_back(text_provenance(a->text.text, ids));
+      prov.bos_added = bos_added(a->rt.model, a->text);
+      prov.options = {{"method", a->method}, {"budget", a->budget}, {"budget_kind", a->budget_kind},
+                      {"recover", a->recover}, {"refine", a->refine}, {"seed", a->seed},
+                      {"sinks", o.sinks}, {"windows", o.windows}, {"max_tokens", a->text.max_tokens},
+                      {"newlines", a->text.newlines}};
+      pf.source["provenance"] = prov.to_json();
+    }
     pf.save(a->out);
 
     std::map<std::string, int64_t> hist;

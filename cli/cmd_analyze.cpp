@@ -17,8 +17,10 @@
 #include "cli/documents.h"
 #include "cli/runtime.h"
 #include "common/atomic_file.h"
+#include "common/build_info.h"
 #include "common/error.h"
 #include "common/file_lock.h"
+#include "common/provenance.h"
 #include "common/progress.h"
 #include "common/text.h"
 
@@ -30,7 +32,7 @@ struct AnalyzeArgs {
   RuntimeOptions rt;
   TextOptions text;
   DocumentOptions docs;
-  std::string config = "configs/analysis.toml";
+  std::string config;  // empty: the built-in configs/analysis.toml
   std::string out;
   int64_t chunk_size = 512, sink_size = 4, local_window = 8;
   std::string context = "chunks";
@@ -47,6 +49,33 @@ const char* kHelp =
     "its true position; sinks are the text's first tokens; numbers then differ from the "
     "original's.\nValues from --config are defaults; flags given on the command line override "
     "them.";
+
+// The Python original's schema plus a "provenance" block (common/provenance.h) at the end.
+std::string with_provenance(const std::string& json_text, const nlohmann::ordered_json& prov) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(json_text);
+  j["provenance"] = prov;
+  return j.dump(2) + "\n";
+}
+
+nlohmann::ordered_json analysis_provenance(const Model& model, const RuntimeOptions& rt,
+                                           const TextOptions& text, const AnalysisConfig& cfg,
+                                           const std::vector<TokenizedDocument>& docs) {
+  Provenance p = runtime_provenance("analyze", rt, model);
+  if (docs.size() == 1 && !text.text.empty()) {
+    p.texts.push_back(text_provenance(text.text, docs[0].ids));
+  } else {
+    for (const auto& d : docs) {
+      TextProvenance t = text_provenance(d.name, d.ids);
+      p.texts.push_back(t);
+    }
+  }
+  p.bos_added = bos_added(rt.model, text);
+  p.options = {{"config", cfg.source},
+               {"config_hash", cfg.hash()},
+               {"settings", cfg.canonical()},
+               {"newlines", text.newlines}};
+  return p.to_json();
+}
 
 void print_summary(const AnalysisResult& r) {
   const auto n = static_cast<double>(r.classes.size());
@@ -110,6 +139,7 @@ void print_summary(const AnalysisResult& r) {
 void analyze_documents(const Model& model, const std::vector<TokenizedDocument>& docs,
                        const AnalysisConfig& cfg, const RuntimeOptions& rt, const TextOptions& text,
                        const std::string& out) {
+  const nlohmann::ordered_json provenance = analysis_provenance(model, rt, text, cfg, docs);
   std::printf("model      %s (%lld layers x %lld heads)\n", rt.model.c_str(),
               (long long)model.config().num_layers, (long long)model.config().num_heads);
   print_documents_header(docs, text);
@@ -136,8 +166,11 @@ void analyze_documents(const Model& model, const std::vector<TokenizedDocument>&
   prov.text_path = std::to_string(docs.size()) + " documents: " + docs[0].name + " ...";
   prov.text_sha256 = sha256_hex(shas);  // of the documents' token ids (SHA-256 of SHA-256s)
   prov.config_hash = cfg.hash();
-  write_head_statistics((fs::path(out) / "head_statistics.json").string(), r);
-  write_classifications((fs::path(out) / "head_classifications.json").string(), r.classes);
+  prov.json = provenance.dump();
+  write_file_atomic((fs::path(out) / "head_statistics.json").string(),
+                    with_provenance(head_statistics_json(r), provenance));
+  write_file_atomic((fs::path(out) / "head_classifications.json").string(),
+                    with_provenance(classifications_json(r.classes), provenance));
   write_head_stats_h5((fs::path(out) / "head_stats.h5").string(), r, prov);
   nlohmann::json heads = nlohmann::json::array();
   for (size_t h = 0; h < r.classes.size(); ++h) {
@@ -148,7 +181,8 @@ void analyze_documents(const Model& model, const std::vector<TokenizedDocument>&
                      {"document_stability", da.document_stability[h]}, {"document_types", t}});
   }
   write_file_atomic((fs::path(out) / "document_stability.json").string(),
-                    nlohmann::json({{"documents", names}, {"heads", heads}}).dump(1) + "\n");
+                    nlohmann::json({{"documents", names}, {"heads", heads},
+                                    {"provenance", nlohmann::json::parse(provenance.dump())}}).dump(1) + "\n");
   std::printf("analysed   %lld tokens in %zu chunks of %zu documents, %.3f s\n", (long long)r.tokens,
               r.chunks.size(), docs.size(), r.seconds);
   print_summary(r);
@@ -182,8 +216,9 @@ void register_analyze(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--local-window", a->local_window, "local keys: 0 <= q - k <= N")
       ->capture_default_str();
-  sub->add_option("--config", a->config, "analysis TOML (stats defaults and thresholds)")
-      ->capture_default_str();
+  sub->add_option("--config", a->config,
+                  "analysis TOML (stats defaults and thresholds); default: configs/analysis.toml "
+                  "as built into this binary");
   sub->add_option("--context", a->context, "chunks (independent chunks, the original) or full "
                                             "(full left context)")
       ->check(CLI::IsMember({"chunks", "full"}))
@@ -193,11 +228,11 @@ void register_analyze(CLI::App& app) {
                 "if another headscope is writing to --out, wait for it (default: fail at once)");
 
   sub->callback([a, sub]() {
-    // Settings: config file (the shipped default may be absent outside the repository), then
-    // explicit flags.
-    AnalysisConfig cfg;
-    const bool config_given = sub->count("--config") > 0;
-    if (config_given || std::filesystem::exists(a->config)) cfg = load_analysis_config(a->config);
+    // Settings: --config FILE or the built-in configs/analysis.toml, then explicit flags.
+    AnalysisConfig cfg = a->config.empty()
+                             ? parse_analysis_config(embedded_config("analysis.toml"),
+                                                     "built-in configs/analysis.toml")
+                             : load_analysis_config(a->config);
     if (sub->count("--max-tokens")) cfg.max_tokens = a->text.max_tokens;
     if (sub->count("--chunk-size")) cfg.options.chunk_size = a->chunk_size;
     if (sub->count("--sink-size")) cfg.options.stats.sink_size = a->sink_size;
@@ -207,7 +242,7 @@ void register_analyze(CLI::App& app) {
     a->text.max_tokens = cfg.max_tokens;
     require(!std::filesystem::exists(a->out) || std::filesystem::is_directory(a->out),
             "--out " + a->out + " exists and is not a directory");
-    require(!is_stdout_path(a->out), "--out is a directory for three files; '-' (stdout) is not possible");
+    usage_require(!is_stdout_path(a->out), "--out is a directory for three files; '-' (stdout) is not possible");
     // One analyze per output directory at a time, for the whole run.
     FileLock lock(lock_path_for_dir(a->out), "output directory " + a->out, a->wait);
 
@@ -234,7 +269,7 @@ void register_analyze(CLI::App& app) {
 
     std::optional<Progress> bar;
     AnalysisResult r = analyze_heads(model, ids, cfg.options, [&](int64_t done, int64_t total) {
-      if (!bar) bar.emplace("analyze", static_cast<long>(total));
+      if (!bar) bar.emplace("analyze", static_cast<long>(total), "chunk-layers");
       bar->update(static_cast<long>(done));
     });
     if (bar) bar->finish();
@@ -267,8 +302,10 @@ void register_analyze(CLI::App& app) {
     staged.emplace_back((fs::path(out) / "head_statistics.json").string());
     staged.emplace_back((fs::path(out) / "head_classifications.json").string());
     staged.emplace_back((fs::path(out) / "head_stats.h5").string());
-    staged[0].write(head_statistics_json(r));
-    staged[1].write(classifications_json(r.classes, r.groups));
+    const nlohmann::ordered_json provenance = analysis_provenance(model, a->rt, a->text, cfg, docs);
+    prov.json = provenance.dump();
+    staged[0].write(with_provenance(head_statistics_json(r), provenance));
+    staged[1].write(with_provenance(classifications_json(r.classes, r.groups), provenance));
     const std::string h5_path = staged[2].target().requested;
     staged[2].write_with([&](const std::string& tmp) { write_head_stats_h5_file(tmp, h5_path, r, prov); });
     publish_all(staged);

@@ -40,6 +40,16 @@ struct EvalArgs {
   std::string policy;  // --policy FILE: a per-(layer, KV head) policy on the real cache
 };
 
+// The options of an eval run, for its provenance block (the compressor's own parameters are in
+// each result's "compressor").
+nlohmann::json eval_options_json(const EvalArgs& a, PositionMode pm) {
+  return {{"method", a.method},         {"compare_all", a.compare_all},
+          {"decode", a.decode},         {"positions", to_string(pm)},
+          {"context", a.context},       {"stride", a.stride},
+          {"max_tokens", a.text.max_tokens}, {"newlines", a.text.newlines},
+          {"no_special", a.text.no_special}, {"policy", a.policy}};
+}
+
 double mib(int64_t b) { return double(b) / (1024.0 * 1024.0); }
 
 const char* positions_help(PositionMode m) {
@@ -121,7 +131,7 @@ void print_one(const EvalResult& r) {
     std::printf("ppl        diverged (non-finite NLL: NaN/Inf in the logits)\n");
   else
     std::printf("ppl        %.4f\n", r.ppl);
-  std::printf("accuracy   %.4f\n", r.accuracy);
+  std::printf("accuracy   %.2f%%\n", 100.0 * r.accuracy);
   std::printf("wall       %.3f s\n", r.wall_s);
   std::printf("tokens/s   %.1f\n", r.tokens_per_s);
   if (!dec) return;
@@ -136,6 +146,31 @@ void print_one(const EvalResult& r) {
   std::printf("peak mem   %s\n", peak_memory(r).c_str());
 }
 
+// --compare-all: a method whose cache ends as long as the dense cache in every layer evicted
+// nothing at this --max-tokens, so it computed what dense computed. Flagged in the JSON
+// ("cache_filled": false) and in the table ("never filled").
+void mark_cache_filled(std::vector<std::vector<EvalResult>>& per) {  // [method][document], 0 = dense
+  for (size_t m = 1; m < per.size(); ++m)
+    for (size_t d = 0; d < per[m].size(); ++d) {
+      const nlohmann::json& dl = per[0][d].extra["final_cache_per_layer"];
+      const nlohmann::json& ml = per[m][d].extra["final_cache_per_layer"];
+      bool filled = false;
+      for (size_t l = 0; l < ml.size() && l < dl.size(); ++l)
+        filled = filled || ml[l].get<int64_t>() < dl[l].get<int64_t>();
+      per[m][d].extra["cache_filled"] = filled;
+    }
+}
+
+bool never_filled(const std::vector<EvalResult>& per_doc) {
+  for (const auto& r : per_doc)
+    if (r.extra.value("cache_filled", true)) return false;
+  return !per_doc.empty();
+}
+
+const char* kNeverFilledNote =
+    "never filled: the cache never evicted anything at this --max-tokens, so the method computed "
+    "exactly what dense computed (use more tokens or a smaller budget)";
+
 void print_table(const std::vector<EvalResult>& rs) {
   std::printf("\n%-46s %9s %7s %9s %9s %8s %11s %17s\n", "method", "PPL", "acc", "TTFT ms",
               "TPOT ms", "tok/s", "final cache", "peak mem");
@@ -144,11 +179,17 @@ void print_table(const std::vector<EvalResult>& rs) {
       std::printf("%-46s %9s\n", method_label(r).c_str(), "diverged");
       continue;
     }
-    std::printf("%-46s %9.3f %6.2f%% %9.2f %9.2f %8.1f %11lld %17s\n", method_label(r).c_str(), r.ppl,
+    std::printf("%-46s %9.3f %6.2f%% %9.2f %9.2f %8.1f %11lld %17s%s\n", method_label(r).c_str(), r.ppl,
                 100.0 * r.accuracy, 1e3 * r.extra["ttft_s"].get<double>(),
                 1e3 * r.extra["tpot_s"].get<double>(), r.tokens_per_s,
-                (long long)r.extra["final_cache_size"].get<int64_t>(), peak_memory(r).c_str());
+                (long long)r.extra["final_cache_size"].get<int64_t>(), peak_memory(r).c_str(),
+                never_filled({r}) ? "  never filled" : "");
   }
+  for (const auto& r : rs)
+    if (never_filled({r})) {
+      std::printf("%s\n", kNeverFilledNote);
+      break;
+    }
 }
 
 // eval --policy FILE: the policy on the real cache (window_policy), with its measured context.
@@ -190,6 +231,13 @@ void run_policy_file(const RuntimeOptions& rt, const TextOptions& text, const st
                       {"policy_hash", pf.policy_hash()}};
   const nlohmann::json rj = r.to_json();  // named: items() of a temporary would dangle
   for (auto& [k, v] : rj.items()) j[k] = v;
+  j["schema_version"] = kEvalSchemaVersion;
+  Provenance prov = runtime_provenance("eval", rt, model);
+  prov.texts.push_back(text_provenance(text.text, ids));
+  prov.bos_added = bos_added(rt.model, text);
+  prov.options = {{"policy", path}, {"positions", to_string(pm)}, {"max_tokens", text.max_tokens},
+                  {"newlines", text.newlines}};
+  j["provenance"] = prov.to_json();
   write_file_atomic(json_out, j.dump(1) + "\n");
 }
 
@@ -344,6 +392,7 @@ void register_eval(CLI::App& app) {
           std::fprintf(stderr, "%s %s: ppl %.3f\n", method_label(per[m].back()).c_str(),
                        doc.name.c_str(), per[m].back().ppl);
         }
+      mark_cache_filled(per);
       j["positions"] = to_string(pm);
       j["protocol"] = "step";
       j["results"] = nlohmann::json::array();
@@ -360,16 +409,23 @@ void register_eval(CLI::App& app) {
           const std::vector<DocScore> sc = scores_of(per[m]);
           const PooledScore p = pool_documents(sc, bo);
           const PairedDifference pd = paired_difference(sc, dense, "dense", bo);
-          std::printf("%-46s %9.3f %21s %6.2f%% %+10.3f %21s\n", method_label(per[m][0]).c_str(),
+          std::printf("%-46s %9.3f %21s %6.2f%% %+10.3f %21s%s\n", method_label(per[m][0]).c_str(),
                       p.ppl, format_interval(p.ppl_ci, "%.3f").c_str(), 100.0 * p.accuracy,
-                      pd.delta_ppl, format_interval(pd.delta_ppl_ci, "%+.3f").c_str());
+                      pd.delta_ppl, format_interval(pd.delta_ppl_ci, "%+.3f").c_str(),
+                      m > 0 && never_filled(per[m]) ? "  never filled" : "");
           nlohmann::json rj = per[m][0].to_json();
+          if (m > 0) rj["cache_filled"] = !never_filled(per[m]);
           for (const char* k : {"tokens", "predictions", "mean_nll", "perplexity", "accuracy"}) rj.erase(k);
           rj["pooled"] = p.to_json();
           rj["paired_vs_dense"] = pd.to_json();
           rj["documents"] = docs_json(per[m]);
           j["results"].push_back(rj);
         }
+        for (size_t m = 1; m < all.size(); ++m)
+          if (never_filled(per[m])) {
+            std::printf("%s\n", kNeverFilledNote);
+            break;
+          }
       }
     } else {
       std::vector<EvalResult> per;
@@ -428,6 +484,15 @@ void register_eval(CLI::App& app) {
       }
     }
     j["status"] = diverged.empty() ? "ok" : "diverged";
+    j["schema_version"] = kEvalSchemaVersion;
+    {
+      Provenance prov = runtime_provenance("eval", args->rt, model);
+      for (const auto& doc : docs)
+        prov.texts.push_back(text_provenance(multi ? doc.name : args->text.text, doc.ids));
+      prov.bos_added = bos_added(args->rt.model, args->text);
+      prov.options = eval_options_json(*args, pm);
+      j["provenance"] = prov.to_json();
+    }
     report_redirect.restore();
     if (!args->json_out.empty()) write_file_atomic(args->json_out, j.dump(1) + "\n");
     if (!diverged.empty()) {

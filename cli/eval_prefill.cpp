@@ -167,6 +167,14 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
       j["results"].push_back(r.to_json());
     }
   }
+  j["schema_version"] = kEvalSchemaVersion;
+  Provenance prov = runtime_provenance("eval", rt, model);
+  prov.texts.push_back(text_provenance(text.text, ids));
+  prov.bos_added = tl.bos_added ? 1 : 0;
+  prov.options = {{"protocol", "prefill"}, {"method", method}, {"compare_all", compare_all},
+                  {"context_tokens", a.context_tokens}, {"max_tokens", text.max_tokens},
+                  {"newlines", text.newlines}};
+  j["provenance"] = prov.to_json();
   if (!json_out.empty()) write_file_atomic(json_out, j.dump(1) + "\n");
 }
 

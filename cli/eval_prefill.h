@@ -15,6 +15,10 @@ namespace headscope::cli {
 
 // The protocol options; the presses' options (--compression-ratio, ...) are method options
 // (cli/method_options.h).
+// Version of eval's JSON (every protocol): 2 dropped decode's duplicated throughput_tok_s
+// (= tokens_per_s) and total_s (= wall_s), and added schema_version and provenance.
+inline constexpr int kEvalSchemaVersion = 2;
+
 struct PrefillArgs {
   std::string protocol = "step";  // step | prefill
   int64_t context_tokens = -1;

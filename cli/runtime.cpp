@@ -17,8 +17,14 @@ namespace headscope::cli {
 void add_runtime_options(CLI::App* app, RuntimeOptions& o, bool model_required) {
   auto* m = app->add_option("--model", o.model, "Hugging Face model directory (GPT-NeoX, Llama, Mistral, Qwen2, Qwen3)");
   if (model_required) m->required();
-  app->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
+  app->add_option("--device", o.device, "cpu, cuda, or auto (cuda if a GPU is visible, else cpu)")
+      ->capture_default_str()
+      ->transform([](std::string s) {
+        if (s == "auto") return std::string(at::hasCUDA() ? "cuda" : "cpu");
+        if (s != "cpu" && s != "cuda")
+          throw CLI::ValidationError("'" + s + "' is not one of cpu, cuda, auto");
+        return s;
+      }, "", "DEVICE");
   app->add_option("--dtype", o.dtype, "f32, bf16 or f16 (bf16/f16 on cuda only)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}))->capture_default_str();
   app->add_option("--threads", o.threads,
@@ -51,7 +57,7 @@ Model load_model(const RuntimeOptions& o) {
     require(at::hasCUDA(), "--device cuda: this build of libtorch has no CUDA support or no GPU is visible");
     dev = at::Device(at::kCUDA, 0);
   } else {
-    require(dt == at::kFloat, "--dtype " + o.dtype + " is only supported with --device cuda");
+    usage_require(dt == at::kFloat, "--dtype " + o.dtype + " is only supported with --device cuda");
     if (!blas_is_optimised())
       std::fprintf(stderr, "headscope: warning: slow BLAS, %s\n", blas_description().c_str());
   }
@@ -159,6 +165,22 @@ std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions
   if (total_tokens) *total_tokens = static_cast<int64_t>(r.ids.size());
   if (o.max_tokens > 0 && static_cast<int64_t>(r.ids.size()) > o.max_tokens) r.ids.resize(o.max_tokens);
   return std::move(r.ids);
+}
+
+Provenance runtime_provenance(const std::string& command, const RuntimeOptions& o, const Model& model) {
+  Provenance p;
+  p.command = command;
+  p.model_path = o.model;
+  p.architecture = model.config().architecture;
+  p.device = o.device;
+  p.dtype = o.dtype;
+  p.threads = o.device == "cpu" ? at::get_num_threads() : 0;
+  return p;
+}
+
+int bos_added(const std::string& model_dir, const TextOptions& o) {
+  if (o.no_special) return 0;
+  return Tokenizer::load(model_dir).special_prefix().empty() ? 0 : 1;
 }
 
 std::string describe_device(const RuntimeOptions& o) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/provenance.h"
 #include "common/text.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -58,5 +59,11 @@ TokenLoad load_tokens_with(const Tokenizer& tok, const TextOptions& o, int64_t m
 std::vector<int64_t> load_tokens(const std::string& model_dir, const TextOptions& o,
                                  int64_t* total_tokens = nullptr);
 std::string describe_device(const RuntimeOptions& o);
+
+// Provenance (common/provenance.h) of a model-running command: the model as given, its
+// architecture, device, dtype and threads; the caller adds texts and options.
+Provenance runtime_provenance(const std::string& command, const RuntimeOptions& o, const Model& model);
+// Whether the model's tokenizer adds a BOS with these text options (1) or not (0).
+int bos_added(const std::string& model_dir, const TextOptions& o);
 
 }  // namespace headscope::cli

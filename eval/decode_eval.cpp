@@ -163,7 +163,7 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
   std::optional<Progress> progress;
   if (opt.progress)
     progress.emplace(std::string("decode ") + (opt.compressor ? opt.compressor->name() : "dense"),
-                     long(N - 1));
+                     long(N - 1), "tokens");
 
   auto lopt = at::TensorOptions().dtype(at::kLong);
   const auto total0 = std::chrono::steady_clock::now();
@@ -237,8 +237,6 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
   r.extra["decode"] = true;
   r.extra["ttft_s"] = step_s[0];
   r.extra["tpot_s"] = n > 1 ? rest / double(n - 1) : step_s[0];
-  r.extra["throughput_tok_s"] = r.tokens_per_s;
-  r.extra["total_s"] = total;
   std::vector<int64_t> per_layer;
   int64_t final_size = -1;
   for (int64_t l = 0; l < cache.layers(); ++l) {

@@ -68,9 +68,9 @@ struct DecodeOptions {
   std::function<void(const DecodeStep&)> on_step;  // optional, called after every step
 };
 
-// ids: the token sequence (N >= 2). Returns PPL/accuracy over the N-1 predictions, with extra
-// fields: decode, ttft_s, tpot_s (mean step time excluding the first), throughput_tok_s,
-// total_s, final_cache_size (the Python original's: longest head of the first compressed
+// ids: the token sequence (N >= 2). wall_s is the whole decode (prefill of the first token
+// included), tokens_per_s = predictions / wall_s (the throughput). Returns PPL/accuracy over the N-1 predictions, with extra
+// fields: decode, ttft_s, tpot_s (mean step time excluding the first), final_cache_size (the Python original's: longest head of the first compressed
 // layer), final_cache_per_layer, cache_entries, cache_bytes (allocated at the end),
 // cache_bytes_peak, rss_bytes, rss_peak_bytes (, cuda_peak_bytes), compressor.
 EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,

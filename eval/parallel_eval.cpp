@@ -20,6 +20,13 @@ EvalResult evaluate_parallel(const Model& model, const std::vector<int64_t>& ids
   ParallelAttentionOptions po;
   po.visibility = opt.visibility;
   po.query_block = opt.query_block;
+  const int64_t blocks = (N + std::max<int64_t>(1, opt.query_block) - 1) / std::max<int64_t>(1, opt.query_block);
+  const int64_t total = blocks * model.config().num_layers;
+  if (opt.progress)
+    po.on_block = [&](int64_t layer, int64_t query_end, int64_t) {
+      const int64_t b = std::max<int64_t>(1, opt.query_block);
+      opt.progress(layer * blocks + (query_end + b - 1) / b, total);
+    };
   at::Tensor hidden = model.forward_hidden(t, parallel_attention(model, po));
   TokenScores sc = model.score(hidden.narrow(0, 0, N - 1), t.narrow(0, 1, N - 1));
   auto t1 = std::chrono::steady_clock::now();

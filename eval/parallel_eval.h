@@ -5,6 +5,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <vector>
 
 #include "eval/metrics.h"
@@ -16,6 +17,8 @@ namespace headscope {
 struct ParallelEvalOptions {
   const Visibility* visibility = nullptr;
   int64_t query_block = 256;
+  // Progress in query blocks over all layers (done, total); may be empty.
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 EvalResult evaluate_parallel(const Model& model, const std::vector<int64_t>& ids,

@@ -140,7 +140,7 @@ PrefillResult evaluate_prefill(const Model& model, const std::vector<int64_t>& i
   std::vector<double> nll = {first.nll.item<double>()};
   std::vector<int64_t> argmax = {first.argmax.item<int64_t>()};
   std::optional<Progress> progress;
-  if (opt.progress) progress.emplace("prefill protocol: scoring", long(M - N));
+  if (opt.progress) progress.emplace("prefill protocol: scoring", long(M - N), "tokens");
   const auto t1 = std::chrono::steady_clock::now();
   for (int64_t t = N; t + 1 < M; ++t) {
     at::Tensor p = at::full({1}, t, lopt);

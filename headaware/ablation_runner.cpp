@@ -36,6 +36,7 @@ nlohmann::ordered_json AblationRecord::to_json() const {
           {"wall_s", wall_s},
           {"params", params}};
   if (!policy.is_null()) j["policy"] = policy;
+  if (!nll_segments.is_null()) j["nll_segments"] = nll_segments;
   return j;
 }
 
@@ -89,6 +90,7 @@ AblationRecord AblationRecord::from_json(const nlohmann::json& j) {
     r.params = j["params"];
   }
   if (j.contains("policy") && j["policy"].is_object()) r.policy = j["policy"];
+  if (j.contains("nll_segments") && j["nll_segments"].is_object()) r.nll_segments = j["nll_segments"];
   return r;
 }
 
@@ -117,6 +119,8 @@ nlohmann::ordered_json AblationFile::to_json() const {
     j["groups"] = gs;
   }
   if (!id.token_ids_sha256.empty()) j["token_ids_sha256"] = id.token_ids_sha256;
+  if (!id.model_identity.empty()) j["model_identity"] = id.model_identity;
+  if (!provenance.is_null()) j["provenance"] = provenance;
   j["nominal_context_note"] = kNominalContextNote;
   nlohmann::ordered_json rs = nlohmann::ordered_json::array();
   for (const auto& r : results) rs.push_back(r.to_json());
@@ -135,6 +139,8 @@ AblationFile AblationFile::from_json(const nlohmann::json& j, const std::string&
   f.id.tokens = j["tokens"].get<int64_t>();
   f.id.classifications = j.value("classifications", std::string());
   f.id.token_ids_sha256 = j.value("token_ids_sha256", std::string());
+  f.id.model_identity = j.value("model_identity", std::string());
+  if (j.contains("provenance")) f.provenance = j["provenance"];
   if (j.contains("dense") && j["dense"].is_object()) {
     const auto& d = j["dense"];
     f.has_dense = true;
@@ -186,8 +192,16 @@ AblationFile open_ablation_file(const std::string& path, const AblationIdentity&
     throw Error(path + " holds results for " + what + " " + have + ", not " + want +
                 "; choose another --out or remove it");
   };
-  if (!same_path(f.id.model, id.model)) mismatch("model", f.id.model, id.model);
-  if (!same_path(f.id.text, id.text)) mismatch("text", f.id.text, id.text);
+  if (!f.id.model_identity.empty() && !id.model_identity.empty()) {
+    if (f.id.model_identity != id.model_identity)
+      mismatch("model", f.id.model + " (identity " + f.id.model_identity.substr(0, 12) + ")",
+               id.model + " (identity " + id.model_identity.substr(0, 12) +
+                   ": another config.json or other weights)");
+  } else if (!same_path(f.id.model, id.model)) {
+    mismatch("model", f.id.model, id.model);
+  }
+  const bool ids_known = !f.id.token_ids_sha256.empty() && !id.token_ids_sha256.empty();
+  if (!ids_known && !same_path(f.id.text, id.text)) mismatch("text", f.id.text, id.text);
   if (f.id.tokens != id.tokens)
     mismatch("token count", std::to_string(f.id.tokens), std::to_string(id.tokens));
   if (!f.id.token_ids_sha256.empty() && !id.token_ids_sha256.empty() &&
@@ -199,6 +213,7 @@ AblationFile open_ablation_file(const std::string& path, const AblationIdentity&
     mismatch("classification file", f.id.classifications, id.classifications);
   if (f.id.classifications.empty()) f.id.classifications = id.classifications;
   if (f.id.token_ids_sha256.empty()) f.id.token_ids_sha256 = id.token_ids_sha256;
+  if (f.id.model_identity.empty()) f.id.model_identity = id.model_identity;
   return f;
 }
 
@@ -210,6 +225,20 @@ std::string ids_digest(const std::vector<int64_t>& ids) {
   for (int64_t v : ids)
     for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>((uint64_t(v) >> (8 * b)) & 0xff));
   return sha256_hex(bytes);
+}
+
+nlohmann::json nll_segments(const std::vector<double>& nll, int segments) {
+  const size_t n = nll.size();
+  const size_t k = std::max<size_t>(1, std::min<size_t>(size_t(segments), n));
+  nlohmann::json preds = nlohmann::json::array(), sums = nlohmann::json::array();
+  for (size_t s = 0; s < k; ++s) {
+    const size_t b = s * n / k, e = (s + 1) * n / k;
+    double sum = 0;
+    for (size_t i = b; i < e; ++i) sum += nll[i];
+    preds.push_back(static_cast<int64_t>(e - b));
+    sums.push_back(sum);
+  }
+  return {{"predictions", preds}, {"nll_sum", sums}};
 }
 
 int64_t auto_query_block(int64_t tokens, bool cuda) {
@@ -236,7 +265,8 @@ nlohmann::json policy_record(const Visibility& v) {
 
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
-                               int64_t query_block, const KvPolicyOptions& kv) {
+                               int64_t query_block, const KvPolicyOptions& kv,
+                               const EvalProgress& progress) {
   const auto& c = model.config();
   const int64_t T = static_cast<int64_t>(ids.size());
   Visibility vis = cfg.build(c.num_layers, c.num_heads, cls);
@@ -258,6 +288,7 @@ AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& i
   ParallelEvalOptions po;
   po.visibility = &vis;
   po.query_block = query_block > 0 ? query_block : auto_query_block(T, model.device().is_cuda());
+  po.progress = progress;
   EvalResult r = evaluate_parallel(model, ids, po);
   AblationRecord rec;
   rec.name = cfg.name;
@@ -271,14 +302,16 @@ AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& i
   rec.params = cfg.params();
   if (!kv_info.is_null()) rec.params["kv_heads"] = kv_info;
   rec.policy = policy_record(vis);
+  rec.nll_segments = nll_segments(r.nll);
   if (auto* pf = std::get_if<PolicyFileParams>(&cfg.parameters)) rec.policy["file"] = pf->file;
   return rec;
 }
 
 DenseRecord evaluate_dense(const Model& model, const std::vector<int64_t>& ids,
-                           int64_t query_block) {
+                           int64_t query_block, const EvalProgress& progress) {
   ParallelEvalOptions po;
   po.query_block = query_block > 0 ? query_block : auto_query_block(int64_t(ids.size()), model.device().is_cuda());
+  po.progress = progress;
   EvalResult r = evaluate_parallel(model, ids, po);
   DenseRecord d;
   d.perplexity = r.ppl;
@@ -304,8 +337,19 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
   auto save = [&] {
     if (!opt.out_path.empty()) file.save(opt.out_path);
   };
+  // Progress within one evaluation, in query blocks over all layers.
+  std::optional<Progress> bar;
+  auto progress_for = [&](const std::string& label) -> EvalProgress {
+    bar.reset();
+    if (!opt.progress) return {};
+    return [&bar, label](int64_t done, int64_t total) {
+      if (!bar) bar.emplace(label, long(total), "blocks");
+      bar->update(long(done));
+    };
+  };
   if (!file.has_dense) {
-    file.dense = evaluate_dense(model, ids, opt.query_block);
+    file.dense = evaluate_dense(model, ids, opt.query_block, progress_for("dense"));
+    if (bar) bar->finish();
     file.has_dense = true;
     save();
     if (opt.log)
@@ -328,12 +372,7 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
     {
       char label[64];
       std::snprintf(label, sizeof label, "[%zu/%zu] %s", i + 1, n, cfg.name.c_str());
-      std::optional<Progress> bar;
-      if (opt.progress) {
-        bar.emplace(label, 1);
-        bar->update(0);
-      }
-      rec = evaluate_config(model, ids, cfg, cls, opt.query_block, opt.kv);
+      rec = evaluate_config(model, ids, cfg, cls, opt.query_block, opt.kv, progress_for(label));
       if (bar) bar->finish();
     }
     if (at >= 0) {
@@ -355,6 +394,27 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
 }
 
 // ---- summary ----------------------------------------------------------------------------------
+
+namespace {
+// A record's NLL segments as DocScores (one "document" per segment) for the paired bootstrap.
+std::vector<DocScore> segment_scores(const AblationRecord& r) {
+  std::vector<DocScore> out;
+  const nlohmann::json& s = r.nll_segments;
+  if (!s.is_object() || !s.contains("predictions") || !s.contains("nll_sum")) return out;
+  const auto& p = s["predictions"];
+  const auto& n = s["nll_sum"];
+  if (!p.is_array() || !n.is_array() || p.size() != n.size()) return {};
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!p[i].is_number_integer() || !n[i].is_number()) return {};
+    DocScore d;
+    d.name = "segment " + std::to_string(i);
+    d.predictions = p[i].get<int64_t>();
+    d.nll_sum = n[i].get<double>();
+    out.push_back(d);
+  }
+  return out;
+}
+}  // namespace
 
 std::vector<AblationComparison> key_comparisons(const AblationFile& f,
                                                 const std::string& reference_group) {
@@ -379,6 +439,15 @@ std::vector<AblationComparison> key_comparisons(const AblationFile& f,
     c.ref_perplexity = best->perplexity;
     c.context = r.measured_context;
     c.ref_context = best->measured_context;
+    c.matched = std::abs(c.context - c.ref_context) <= kMatchedContext * c.context;
+    if (c.matched) {
+      std::vector<DocScore> a = segment_scores(r), b = segment_scores(*best);
+      if (a.size() >= 2 && a.size() == b.size()) {
+        bool same = true;
+        for (size_t i = 0; i < a.size(); ++i) same = same && a[i].predictions == b[i].predictions;
+        if (same) c.delta_ci = paired_difference(a, b, best->name).delta_ppl_ci;
+      }
+    }
     out.push_back(c);
   }
   return out;
@@ -447,7 +516,9 @@ std::string format_comparisons(const AblationFile& f, const std::string& referen
   std::vector<AblationComparison> cs = key_comparisons(f, reference_group);
   std::string s;
   s += line("Key comparisons: each head-aware configuration vs the %s run of nearest measured "
-            "context", reference_group.c_str());
+            "context; only a %s run within +-%.0f%% of its context is a fair comparison "
+            "(dPPL 95%% interval: paired block bootstrap over %d text segments)",
+            reference_group.c_str(), reference_group.c_str(), 100 * kMatchedContext, kNllSegments);
   if (cs.empty()) {
     bool any_ref = false;
     for (const auto& r : f.results) any_ref = any_ref || r.group == reference_group;
@@ -458,17 +529,43 @@ std::string format_comparisons(const AblationFile& f, const std::string& referen
   std::stable_sort(cs.begin(), cs.end(), [](const AblationComparison& a, const AblationComparison& b) {
     return a.context < b.context;
   });
-  s += line("%-24s %10s %8s   %-18s %10s %8s %9s %8s", "head-aware", "ppl", "context", "reference",
-            "ppl", "context", "dPPL", "dPPL%");
-  int better = 0;
+  s += line("%-24s %10s %8s   %-18s %10s %8s %9s %8s  %s", "head-aware", "ppl", "context",
+            "reference", "ppl", "context", "dPPL", "dPPL%", "dPPL 95% interval");
+  int matched = 0, better = 0, surely_better = 0, surely_worse = 0;
   for (const auto& c : cs) {
-    better += c.delta_ppl() < 0;
-    s += line("%-24s %10.3f %8.1f   %-18s %10.3f %8.1f %+9.3f %+7.2f%%", c.name.c_str(),
+    std::string ci;
+    if (!c.matched) {
+      char b[64];
+      std::snprintf(b, sizeof b, "no %s run within +-%.0f%%", reference_group.c_str(),
+                    100 * kMatchedContext);
+      ci = b;
+    } else if (c.delta_ci.valid) {
+      char b[64];
+      std::snprintf(b, sizeof b, "[%+.3f, %+.3f]", c.delta_ci.lo, c.delta_ci.hi);
+      ci = b;
+      surely_better += c.delta_ci.hi < 0;
+      surely_worse += c.delta_ci.lo > 0;
+    } else {
+      ci = "(no segments stored)";
+    }
+    if (c.matched) {
+      ++matched;
+      better += c.delta_ppl() < 0;
+    }
+    s += line("%-24s %10.3f %8.1f   %-18s %10.3f %8.1f %+9.3f %+7.2f%%  %s", c.name.c_str(),
               c.perplexity, c.context, c.reference.c_str(), c.ref_perplexity, c.ref_context,
-              c.delta_ppl(), c.delta_pct());
+              c.delta_ppl(), c.delta_pct(), ci.c_str());
   }
-  s += line("%d of %zu head-aware configurations beat the %s run of nearest context", better,
-            cs.size(), reference_group.c_str());
+  if (matched == 0)
+    s += line("no %s run within +-%.0f%% of any head-aware configuration's measured context: "
+              "no fair comparison", reference_group.c_str(), 100 * kMatchedContext);
+  else
+    s += line("%d of %d head-aware configurations with a %s run within +-%.0f%% context have lower "
+              "PPL (%d with the 95%% interval below 0, %d above 0); %zu have no %s run within "
+              "+-%.0f%%",
+              better, matched, reference_group.c_str(), 100 * kMatchedContext, surely_better,
+              surely_worse, cs.size() - size_t(matched), reference_group.c_str(),
+              100 * kMatchedContext);
   const AblationRecord* best = nullptr;
   for (const auto& r : f.results)
     if (r.head_aware() && std::isfinite(r.perplexity) && (!best || r.perplexity < best->perplexity))

@@ -9,7 +9,8 @@
 //    "dense": {"perplexity": ..., "accuracy": ..., "tokens_per_s": ..., "wall_s": ...},
 //    "classifications": "path" (or ""),
 //    "reference_group": "B", "groups": [{"id", "title"}, ...]   (the plan's, for figures/reports)
-//    "token_ids_sha256": "...", "nominal_context_note": "...",   (additions, ignored by readers)
+//    "token_ids_sha256": "...", "model_identity": "...", "nominal_context_note": "...",
+//    "provenance": {...}                                        (additions, ignored by readers)
 //    "results": [ {"name", "group", "perplexity", "accuracy", "nominal_context",
 //                  "measured_context", "tokens_per_s", "wall_s", "params": {...},
 //                  "policy": {"hash", "sinks", "windows"[, "file"]}}, ... ] }
@@ -20,10 +21,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "analyzer/head_classification.h"
+#include "dataset/document_stats.h"
 #include "headaware/ablation_config.h"
 #include "headaware/kv_group_policy.h"
 #include "model/model.h"
@@ -31,6 +34,10 @@
 namespace headscope {
 
 inline constexpr const char* kAblationSchema = "headscope.ablation/1";
+inline constexpr int kNllSegments = 20;
+// Key comparisons: a reference run matches when its measured context is within this fraction
+// of the head-aware run's.
+inline constexpr double kMatchedContext = 0.02;
 extern const char* const kNominalContextNote;
 
 struct AblationRecord {
@@ -42,6 +49,10 @@ struct AblationRecord {
   // The policy actually evaluated: {"hash", "sinks": [[...]], "windows": [[...]]} per (layer,
   // KV head), plus "file" for the policy_file builder (empty in files written before it).
   nlohmann::json policy;
+  // The predictions cut into kNllSegments contiguous segments: {"predictions": [..],
+  // "nll_sum": [..]} (null in files written before it). Paired block-bootstrap intervals of
+  // the key comparisons resample these segments.
+  nlohmann::json nll_segments;
 
   bool head_aware() const { return params.value("builder", std::string("uniform")) != "uniform"; }
   nlohmann::ordered_json to_json() const;  // fields in the schema's order
@@ -52,11 +63,15 @@ struct DenseRecord {
   double perplexity = 0, accuracy = 0, tokens_per_s = 0, wall_s = 0;
 };
 
-// What a results file was computed for; a resumed run must match it.
+// What a results file was computed for; a resumed run must match it. By content where both
+// sides record it: the model by model_identity (common/provenance.h: config.json + weights
+// fingerprint), the text by its token ids' digest; the paths (kept as first given, for the
+// reader) are compared only for files that predate those fields.
 struct AblationIdentity {
   std::string model, text, classifications;
   int64_t tokens = 0;
   std::string token_ids_sha256;  // ids_digest(ids): catches another newline mode or tokenizer
+  std::string model_identity;    // model_identity(dir).id
 };
 
 // SHA-256 (hex) of the token ids as little-endian int64.
@@ -67,6 +82,7 @@ struct AblationFile {
   bool has_dense = false;
   DenseRecord dense;
   std::vector<AblationRecord> results;
+  nlohmann::json provenance;  // common/provenance.h block of the latest run (null: none)
   // The plan's groups (merged over resumed runs, first seen first) and reference group, written
   // so that figures and reports label and colour groups without knowing their ids.
   std::vector<AblationGroup> groups;
@@ -101,7 +117,7 @@ struct AblationRunOptions {
   std::string out_path;      // rewritten after every configuration (empty: not saved)
   int64_t query_block = 0;   // 0: auto_query_block
   KvPolicyOptions kv;
-  bool progress = true;      // progress bar on stderr (when it is a terminal)
+  bool progress = true;      // progress on stderr within each configuration (common/progress.h)
   std::FILE* log = nullptr;  // one line per configuration (null: quiet)
 };
 
@@ -117,12 +133,15 @@ int64_t auto_query_block(int64_t tokens, bool cuda);
 // {"hash", "sinks", "windows"} of a policy, as stored in each result's "policy" field.
 nlohmann::json policy_record(const Visibility& v);
 
-// Evaluates one configuration (no file I/O).
+// Evaluates one configuration (no file I/O); `progress` (may be empty) sees (done, total)
+// query blocks over all layers.
+using EvalProgress = std::function<void(int64_t done, int64_t total)>;
 AblationRecord evaluate_config(const Model& model, const std::vector<int64_t>& ids,
                                const AblationConfig& cfg, const ClassificationFile* cls,
-                               int64_t query_block = 0, const KvPolicyOptions& kv = {});
+                               int64_t query_block = 0, const KvPolicyOptions& kv = {},
+                               const EvalProgress& progress = {});
 DenseRecord evaluate_dense(const Model& model, const std::vector<int64_t>& ids,
-                           int64_t query_block = 0);
+                           int64_t query_block = 0, const EvalProgress& progress = {});
 
 // Runs the dense baseline (unless stored) and every configuration of `plan` not yet in `file`
 // (or stored with other parameters), saving after each. `file.id` must describe `ids`.
@@ -130,12 +149,20 @@ AblationRunStats run_ablation(const Model& model, const std::vector<int64_t>& id
                               const AblationPlan& plan, const ClassificationFile* cls,
                               AblationFile& file, const AblationRunOptions& opt);
 
+// {"predictions", "nll_sum"} of per-prediction NLLs cut into `segments` contiguous parts.
+nlohmann::json nll_segments(const std::vector<double>& nll, int segments = kNllSegments);
+
 // Each head-aware result (builder other than uniform) against the reference-group result of
-// nearest measured context.
+// nearest measured context. Only a reference within ±kMatchedContext of the head-aware run's
+// measured context is a fair comparison (matched); for those, the paired difference's 95%
+// interval from a block bootstrap over the text's kNllSegments segments (both runs resampled
+// with the same segments; dataset/document_stats.h), when both records carry segments.
 struct AblationComparison {
   std::string name, reference;
   double perplexity = 0, ref_perplexity = 0;
   double context = 0, ref_context = 0;  // measured
+  bool matched = false;                 // |context - ref_context| <= kMatchedContext * context
+  Interval delta_ci;                    // of delta_ppl; invalid when not computable
   double delta_ppl() const { return perplexity - ref_perplexity; }
   double delta_pct() const { return 100.0 * (perplexity - ref_perplexity) / ref_perplexity; }
 };

@@ -154,7 +154,7 @@ AllocationProfile profile_heads(const Model& model, const std::vector<int64_t>& 
   const double dense_check = nll_from(p.layers - 1, full);
   require(std::abs(dense_check - p.dense_nll) < 1e-6,
           "internal: the layer-resumed forward differs from the full forward");
-  Progress bar("profile", long(H * per_head));
+  Progress bar("profile", long(H * per_head), "evaluations");
   long done = 0;
   for (int64_t l = 0; l < p.layers; ++l) {
     auto tl = std::chrono::steady_clock::now();

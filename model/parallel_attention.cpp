@@ -217,6 +217,7 @@ AttentionFn parallel_attention(const Model& model, const ParallelAttentionOption
         opt.observer->observe(blk);
       }
       outs.push_back(out);
+      if (opt.on_block) opt.on_block(layer, qe, T);
     }
     return outs.size() == 1 ? outs[0] : at::cat(outs, 1);
   };

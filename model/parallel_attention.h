@@ -6,6 +6,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
+
 #include "model/attention_observer.h"
 #include "model/model.h"
 #include "model/visibility.h"
@@ -22,6 +24,8 @@ struct ParallelAttentionOptions {
   at::Tensor positions;                    // [T] int64 rotary positions; undefined: 0..T-1
   AttentionObserver* observer = nullptr;
   int64_t query_block = 256;
+  // Called after each query block of each layer (progress of long evaluations); may be empty.
+  std::function<void(int64_t layer, int64_t query_end, int64_t tokens)> on_block;
 };
 
 // Returns an AttentionFn for Model::forward_hidden. `opt` must outlive its use.

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "analyzer/head_classification.h"
 #include "common/atomic_file.h"
 #include "common/cpu_runtime.h"
 #include "common/error.h"
+#include "common/progress.h"
 #include "common/text.h"
 #include "dataset/document_stats.h"
 #include "dataset/document_tokens.h"
@@ -163,7 +165,15 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
         require(cfg->params() == u.params, "inconsistent manifest: configuration " + u.config +
                                                " has other parameters than when planned");
       }
-      EvalResult r = evaluate_unit(*model, td.ids, cfg, have_cls ? &cls : nullptr, uo);
+      std::optional<Progress> bar;
+      UnitEvalOptions unit_opt = uo;
+      const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + u.config;
+      unit_opt.progress = [&bar, &label](int64_t done, int64_t total) {
+        if (!bar) bar.emplace(label, long(total), "blocks");
+        bar->update(long(done));
+      };
+      EvalResult r = evaluate_unit(*model, td.ids, cfg, have_cls ? &cls : nullptr, unit_opt);
+      if (bar) bar->finish();
       DocScore ds = make_doc_score(md.name, r.nll, static_cast<int64_t>(std::llround(r.accuracy * double(r.nll.size()))));
       nlohmann::json res = ds.to_json();
       res["tokens"] = static_cast<int64_t>(td.ids.size());

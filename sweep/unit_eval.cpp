@@ -39,6 +39,7 @@ EvalResult evaluate_unit(const Model& model, const std::vector<int64_t>& ids,
     ParallelEvalOptions po;
     po.visibility = v;
     po.query_block = qb;
+    po.progress = opt.progress;
     r = evaluate_parallel(model, ids, po);
     measured = vis.measured_context(T);
   }

@@ -4,6 +4,7 @@
 // Used by `headscope sweep run` and by `headscope ablate` over several documents.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "analyzer/head_classification.h"
@@ -16,6 +17,8 @@ namespace headscope {
 struct UnitEvalOptions {
   int64_t context = 0, stride = 0;  // 0: one forward over the document
   int64_t query_block = 0;          // 0: auto (headaware/ablation_runner.h)
+  // One forward: progress in query blocks over all layers (done, total); may be empty.
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 // cfg null: dense. Returns the EvalResult with extra["measured_context"]: the mean number of

@@ -548,9 +548,19 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     AblationIdentity other = id;
     other.tokens = 41;
     check_error([&] { open_ablation_file(out, other); }, "token count 40");
+    // the text is identified by its token ids: another path with the same ids resumes, and
+    // keeps the path first recorded; without ids (older files) the path decides
     other = id;
     other.text = "another-text";
+    CHECK(open_ablation_file(out, other).id.text == "short-text");
+    other.token_ids_sha256.clear();
     check_error([&] { open_ablation_file(out, other); }, "choose another --out");
+    // the model is identified by content where both sides record it
+    other = id;
+    other.model_identity = "aaaa";
+    CHECK(open_ablation_file(out, other).id.model == id.model);  // the file has no identity yet
+    other.model = "/elsewhere/copy";
+    check_error([&] { open_ablation_file(out, other); }, "holds results for model");
     other = id;
     other.token_ids_sha256 = ids_digest({1, 2, 3});
     check_error([&] { open_ablation_file(out, other); }, "token ids (sha256)");

@@ -45,7 +45,7 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 }
 
 bool one_line_error(const test::Run& r) {
-  return r.code == 1 && r.out.rfind("headscope: error: ", 0) == 0 &&
+  return (r.code == 1 || r.code == 2) && r.out.rfind("headscope: error: ", 0) == 0 &&
          r.out.find('\n') == r.out.size() - 1;
 }
 
