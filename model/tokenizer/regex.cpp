@@ -55,9 +55,10 @@ std::string translate(const std::string& p, std::vector<size_t>& orig) {
         std::string name;
         bool negated = false;
         size_t len = property_escape(p, i, name, negated);
-        const std::string* body = len ? property_class_body(name, negated) : nullptr;
+        // outside a class \P{X} is [^X]; inside one it needs X's complement spelled out
+        const std::string* body = len ? property_class_body(name, negated && in_class) : nullptr;
         if (body) {
-          emit(in_class ? *body : "[" + *body + "]", i);
+          emit(in_class ? *body : (negated ? "[^" : "[") + *body + "]", i);
           i += len - 1;
           continue;
         }

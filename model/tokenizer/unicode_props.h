@@ -20,8 +20,12 @@ const char* property_unicode_version();
 // once per process, sorted and merged.
 const std::vector<std::pair<uint32_t, uint32_t>>* property_ranges(std::string_view name);
 
-// The same set (or its complement, surrogates excluded, when `negated`) as the body of a PCRE2
-// character class: "\x{41}-\x{5A}\x{61}-\x{7A}...", without brackets; cached; nullptr as above.
+// The same set as the body of a PCRE2 character class, without brackets; cached; nullptr as above.
+// Positive: PCRE2's own \p{name} plus the code points its tables lack ("\p{L}\x{31350}-..."), when
+// PCRE2's tables are no newer than 16.0 and put nothing in the set that 16.0 leaves out (checked at
+// run time); else every range spelled out ("\x{41}-\x{5A}..."), right but slow to match.
+// `negated`: the complement (surrogates excluded), always spelled out; meant for \P{..} inside a
+// class, where [^\p{name}...] is not available.
 const std::string* property_class_body(std::string_view name, bool negated);
 
 }  // namespace headscope::tok
