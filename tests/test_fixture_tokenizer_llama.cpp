@@ -88,6 +88,43 @@ TEST_SUITE("fixture_tokenizer_llama") {
     for (const char* f : {"llama2-spm", "phi3-mini", "qwen2.5", "llama3"}) check_cases(f, "external_cases.jsonl", false);
   }
 
+  // Issue #14: Unicode 15.0-16.0 letters and digits split as Hugging Face splits them (tokenizers
+  // uses Unicode 16.0 for \p{L} / \p{N}; PCRE2 10.42's own tables are 14.0). Expected ids from
+  // Python tokenizers 0.23.3: Tokenizer.from_file(".../tokenizer.json").encode(text).ids
+  // (the first string is the mismatch differential fuzzing found).
+  TEST_CASE("Unicode 15-16 letters and digits: ids equal Hugging Face's (issue #14)") {
+    struct Case {
+      const char* text;
+      Ids llama3, qwen;
+    };
+    const Case cases[] = {
+        {"\U00031869\u280f" "aAuhytgtjtvwfnnpnvkworld\"*/\n ",  // U+31869 CJK Ext H (15.0)
+         {128000, 172, 109, 94, 102, 158, 254, 112865, 66432, 8671, 86326, 73, 23001, 86, 8998, 6331,
+          38041, 74, 14957, 1, 3356, 220},
+         {172, 109, 94, 102, 126188, 237, 64, 65332, 8503, 85226, 73, 22209, 86, 8822, 6199, 36941, 74,
+          14615, 1, 3276, 220}},
+        {"\u280f\U00031350\u280f" "ab",  // U+31350 CJK Ext H (15.0)
+         {128000, 158, 254, 237, 172, 109, 235, 238, 158, 254, 237, 370},
+         {126188, 237, 172, 109, 235, 238, 126188, 237, 370}},
+        {"x\u2022\U0002B739yz",  // U+2B739 CJK Ext C (15.0)
+         {128000, 87, 6806, 172, 104, 250, 117, 18854}, {87, 6667, 99181, 250, 117, 18348}},
+        {"(\U0001E030)abc",  // U+1E030 modifier letter, Lm (15.0)
+         {128000, 7, 172, 252, 222, 108, 8, 13997}, {7, 172, 252, 222, 108, 8, 13683}},
+        {"!\U0002EBF0!ok",  // U+2EBF0 CJK Ext I (15.1)
+         {128000, 0, 172, 106, 107, 108, 0, 564}, {0, 172, 106, 107, 108, 0, 562}},
+        {"#\U00010D4A\U00010D40\U00010D41 go",  // Garay letter Lo, digits Nd (16.0)
+         {128000, 2, 172, 238, 113, 232, 172, 238, 113, 222, 172, 238, 113, 223, 733},
+         {2, 123934, 113, 232, 123934, 113, 222, 123934, 113, 223, 728}},
+    };
+    for (const Case& c : cases) {
+      Ids l3 = get("llama3").encode(c.text, true), qw = get("qwen2.5").encode(c.text, true);
+      CHECK_MESSAGE(l3 == c.llama3, "llama3 " << nlohmann::json(c.text).dump() << ": expected "
+                                              << show(c.llama3) << ", got " << show(l3));
+      CHECK_MESSAGE(qw == c.qwen, "qwen2.5 " << nlohmann::json(c.text).dump() << ": expected "
+                                             << show(c.qwen) << ", got " << show(qw));
+    }
+  }
+
   TEST_CASE("special tokens: BOS as Hugging Face adds it") {
     CHECK(get("llama2-spm").special_prefix() == Ids{1});
     CHECK(get("mistral-v0.1").special_prefix() == Ids{1});

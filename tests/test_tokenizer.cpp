@@ -16,6 +16,8 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer/regex.h"
+#include "model/tokenizer/unicode_props.h"
 #include "tests/support.h"
 
 using namespace headscope;
@@ -301,5 +303,56 @@ TEST_SUITE("tokenizer") {
     d.write("tokenizer_config.json", R"({"add_bos_token": true, "bos_token": "<nope>"})");
     CHECK(error_of([&] { Tokenizer::load(d.p.string()); }).find("bos_token '<nope>' is not in the vocabulary") !=
           std::string::npos);
+  }
+
+  // Issue #14: the pre-tokenizer regexes classify \p{..} at Unicode 16.0 (HF tokenizers' version),
+  // not with PCRE2 10.42's Unicode 14.0 tables.
+  TEST_CASE("regex property classes: Unicode 16.0 general categories, in and out of brackets") {
+    using tok::Regex;
+    CHECK(std::string(tok::property_unicode_version()) == "16.0.0");
+    auto has = [](const char* name, uint32_t cp) {
+      for (auto [a, b] : *tok::property_ranges(name))
+        if (a <= cp && cp <= b) return true;
+      return false;
+    };
+    CHECK(has("L", 0x31869));   // CJK Ext H, Unicode 15.0 (utf8proc 2.8)
+    CHECK(has("Lo", 0x2EBF0));  // CJK Ext I, 15.1 (from unicode_delta.inc)
+    CHECK(has("Nd", 0x10D40));  // Garay digit, 16.0
+    CHECK(has("N", 0x10D40));
+    CHECK(has("Lu", 'A'));
+    CHECK(!has("Lu", 'a'));
+    CHECK(has("Mc", 0x1171E));  // Mn in 15.0, Mc in 16.0
+    CHECK(!has("Mn", 0x1171E));
+    CHECK(!has("L", 0x323B0));  // CJK Ext J is Unicode 17.0: unassigned here as in tokenizers
+    CHECK(!has("L", 0x280F));
+    CHECK(tok::property_ranges("Han") == nullptr);
+    CHECK(tok::property_class_body("Xx", false) == nullptr);
+
+    auto spans = [](const std::string& pattern, const std::string& text) {
+      Regex re(pattern, "test");
+      std::vector<std::pair<size_t, size_t>> m;
+      re.find_all(text, m);
+      std::string r;
+      for (auto [b, e] : m) r += "[" + text.substr(b, e - b) + "]";
+      return r;
+    };
+    const std::string ext_h = "\U00031869", ext_i = "\U0002EBF0", garay_digit = "\U00010D40";
+    const std::string braille = "\u280F";  // So
+    CHECK(spans("\\p{L}+", "a" + ext_h + ext_i + braille + "b") == "[a" + ext_h + ext_i + "][b]");
+    CHECK(spans("\\pL+", ext_h + "." + ext_h) == "[" + ext_h + "][" + ext_h + "]");
+    CHECK(spans("\\P{L}+", "a" + braille + ext_h + "!b") == "[" + braille + "][!]");
+    CHECK(spans("\\p{^L}+", "a" + braille + ext_h + "!b") == "[" + braille + "][!]");
+    CHECK(spans("\\p{N}", "7" + garay_digit) == "[7][" + garay_digit + "]");
+    // inside brackets, plain and negated, and \P inside a class
+    CHECK(spans("[^\\r\\n\\p{L}\\p{N}]?\\p{L}+", ext_h + braille + "ab") == "[" + ext_h + "][" + braille + "ab]");
+    CHECK(spans("[\\p{N}x]+", "x" + garay_digit + "y") == "[x" + garay_digit + "]");
+    CHECK(spans("[\\P{L}]+", "a" + braille + "!" + ext_i + "b") == "[" + braille + "!]");
+    CHECK(spans("[^\\s\\p{L}\\p{N}]+", "a " + braille + "!" + ext_h) == "[" + braille + "!]");
+    // a property unicode_props does not offer keeps PCRE2's meaning; an escaped backslash is no escape
+    CHECK(spans("\\p{Han}+", "a\u4E00\u4E01b") == "[\u4E00\u4E01]");
+    CHECK(spans("\\\\p\\{L\\}", "x\\p{L}") == "[\\p{L}]");
+    // a malformed pattern after a rewritten property still reports the offset as written
+    std::string m = error_of([] { Regex("\\p{L}+(ab", "test"); });
+    CHECK(m.find("at offset 9") != std::string::npos);
   }
 }

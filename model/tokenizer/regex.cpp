@@ -6,14 +6,40 @@
 #include <memory>
 
 #include "common/error.h"
+#include "model/tokenizer/unicode_props.h"
 
 namespace headscope::tok {
 
 namespace {
-constexpr const char* kSpaceClass = "\\t-\\r\\x{85}\\p{Z}";
+// Oniguruma's White_Space set, with \p{Z} spelled out at Unicode 16.0 (see unicode_props.h).
+const std::string& space_class() {
+  static const std::string s = "\\t-\\r\\x{85}" + *property_class_body("Z", false);
+  return s;
+}
 
-// Rewrites `\s` / `\S` (outside and inside character classes) into Oniguruma's White_Space set;
-// orig[k] is the offset in `p` of the translated pattern's byte k (for error messages).
+// Reads a property escape \pX, \p{X} or \p{^X} (and \P...) starting at p[i] == '\\'; returns its
+// length (0 if malformed) and sets `name` and `negated` (\P and ^ each flip it).
+size_t property_escape(const std::string& p, size_t i, std::string& name, bool& negated) {
+  negated = p[i + 1] == 'P';
+  if (i + 2 >= p.size()) return 0;
+  if (p[i + 2] != '{') {
+    name = p.substr(i + 2, 1);
+    return 3;
+  }
+  size_t close = p.find('}', i + 3);
+  if (close == std::string::npos) return 0;
+  name = p.substr(i + 3, close - (i + 3));
+  if (!name.empty() && name[0] == '^') {
+    negated = !negated;
+    name.erase(0, 1);
+  }
+  return close + 1 - i;
+}
+
+// Rewrites, outside and inside character classes, `\s` / `\S` into Oniguruma's White_Space set and
+// the general-category escapes unicode_props.h knows (\p{L}, \P{N}, \pL, \p{^Lu}...) into
+// explicit code-point ranges at Unicode 16.0; other escapes (\p{Han}, \p{L&}...) keep PCRE2's
+// meaning. orig[k] is the offset in `p` of the translated pattern's byte k (for error messages).
 std::string translate(const std::string& p, std::vector<size_t>& orig) {
   std::string out;
   bool in_class = false;
@@ -25,10 +51,22 @@ std::string translate(const std::string& p, std::vector<size_t>& orig) {
     char c = p[i];
     if (c == '\\' && i + 1 < p.size()) {
       char d = p[i + 1];
+      if (d == 'p' || d == 'P') {
+        std::string name;
+        bool negated = false;
+        size_t len = property_escape(p, i, name, negated);
+        // outside a class \P{X} is [^X]; inside one it needs X's complement spelled out
+        const std::string* body = len ? property_class_body(name, negated && in_class) : nullptr;
+        if (body) {
+          emit(in_class ? *body : (negated ? "[^" : "[") + *body + "]", i);
+          i += len - 1;
+          continue;
+        }
+      }
       if (d == 's') {
-        emit(in_class ? std::string(kSpaceClass) : "[" + std::string(kSpaceClass) + "]", i);
+        emit(in_class ? space_class() : "[" + space_class() + "]", i);
       } else if (d == 'S' && !in_class) {
-        emit("[^" + std::string(kSpaceClass) + "]", i);
+        emit("[^" + space_class() + "]", i);
       } else if (d == 'S') {
         throw Error("\\S inside a character class is not supported (offset " + std::to_string(i) + ")");
       } else {

@@ -1,7 +1,9 @@
 // A pre-tokenisation regex from tokenizer.json, compiled with PCRE2 (JIT when available).
 // tokenizers runs these patterns with Oniguruma, whose Unicode `\s` is the White_Space property
 // (U+0009-U+000D, U+0085 and the Z categories); PCRE2's `\s` under UCP differs between versions
-// on U+0085, so `\s` and `\S` are rewritten into that explicit class before compiling.
+// on U+0085, so `\s` and `\S` are rewritten into that explicit class before compiling. Likewise
+// the general-category escapes (\p{L}, \p{N}, \P{Lu}...) become explicit code-point ranges at the
+// Unicode version tokenizers uses (16.0; PCRE2 10.42's tables are 14.0): see unicode_props.h.
 #pragma once
 #include <cstdint>
 #include <string>
