@@ -26,6 +26,7 @@ void register_bench(CLI::App& app) {
   // arguments with CLI11 and has its own help); `headscope bench --help` is this help.
   sub->set_help_flag();
   sub->prefix_command();
+  sub->fallthrough(false);  // its arguments belong to the benchmark, not to headscope
   sub->callback([name, sub]() {
     if (name->empty()) {
       const auto rest = sub->remaining();
