@@ -19,8 +19,9 @@ struct Run {
   std::string out;  // stdout + stderr
 };
 
-inline Run run(const std::string& args) {
-  std::string cmd = cli_binary() + " " + args + " 2>&1";
+// A shell command line (cwd, environment assignments allowed), stdout + stderr together.
+inline Run run_shell(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;
@@ -30,6 +31,9 @@ inline Run run(const std::string& args) {
   int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
+
+// The headscope binary with `args`.
+inline Run run(const std::string& args) { return run_shell(cli_binary() + " " + args); }
 
 // Path `name` inside a per-process temporary directory headscope_<suite>_<pid> (created).
 inline std::string temp_path(const std::string& suite, const std::string& name) {

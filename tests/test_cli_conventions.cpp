@@ -40,16 +40,7 @@ namespace {
 std::string tmp(const std::string& name) { return headscope::test::temp_path("cli_conventions", name); }
 
 // A shell command line (cwd, environment), stdout + stderr together (not a terminal).
-Run sh(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+Run sh(const std::string& cmd) { return headscope::test::run_shell(cmd); }
 
 void expect_usage_error(const Run& r, const std::string& what) {
   INFO("output: " << r.out);

@@ -19,15 +19,7 @@ namespace {
 // Runs this test binary with `args` (environment assignments may precede it).
 headscope::test::Run run_self(const std::string& env, const std::string& args) {
   const std::string self = fs::read_symlink("/proc/self/exe").string();
-  const std::string cmd = env + " " + self + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return headscope::test::run_shell(env + " " + self + " " + args);
 }
 
 }  // namespace
