@@ -18,6 +18,8 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& what)
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // e.g. a number too large for any JSON number type
+    throw Error(what + " is not valid JSON (a number out of range)");
   }
   require(j.is_object(), what + " is not a JSON object");
   // Which architecture: the `architectures` entry, else model_type, else GPT-NeoX (Pythia

@@ -120,7 +120,7 @@ std::vector<StTensorView> parse_safetensors(const uint8_t* data, size_t size, co
   json header;
   try {
     header = json::parse(data + 8, data + 8 + hlen, cb);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
     throw Error(file + ": corrupt safetensors header (not valid JSON)");
   }
   require(duplicate.empty(), file + ": corrupt safetensors header (key '" + duplicate + "' appears twice)");
@@ -209,7 +209,7 @@ SafeTensors SafeTensors::open(const std::string& path) {
       json j;
       try {
         j = json::parse(read_file(index));
-      } catch (const json::parse_error&) {
+      } catch (const json::exception&) {
         throw Error(index + " is not valid JSON");
       }
       require(j.contains("weight_map") && j["weight_map"].is_object(),

@@ -216,7 +216,7 @@ SweepManifest SweepManifest::load(const std::string& dir) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
     throw Error("inconsistent manifest " + p + ": not valid JSON");
   }
   return from_json(j, p);

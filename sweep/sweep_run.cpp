@@ -33,7 +33,7 @@ nlohmann::json read_unit_result(const std::string& dir, const SweepUnit& u) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
     return nullptr;  // unreadable: not finished; the unit is redone
   }
   require(j.is_object() && j.value("schema", "") == kSweepUnitSchema && j.value("id", "") == u.id,

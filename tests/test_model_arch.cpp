@@ -99,6 +99,11 @@ TEST_SUITE("model_arch") {
               "rope type 'dynamic' is not supported (supported: default, linear, llama3, yarn)"));
     CHECK(has(bad([](json& k) { k["hidden_act"] = "gelu"; }), "hidden_act 'gelu' is not supported"));
     CHECK(has(bad([](json& k) { k["architectures"] = json::array(); }), "non-empty list"));
+    // found by fuzz/fuzz_config: a number too large for any JSON number type is nlohmann's
+    // out_of_range, not parse_error; it must be this one-line error, never std::terminate
+    CHECK(has(error_of([] { ModelConfig::parse("{\"hidden_size\": 1" + std::string(400, '0') + "}", "c.json"); }),
+              "c.json is not valid JSON (a number out of range)"));
+    CHECK(has(error_of([] { ModelConfig::parse("{\"hidden_size\": 4", "c.json"); }), "c.json is not valid JSON (byte"));
     // NeoX: rotary base <= 0 and eps <= 0 too
     json n = json::parse(read_file(test::bundled_model() + "/config.json"));
     n["rotary_emb_base"] = 0;
