@@ -71,6 +71,7 @@ void ablate_documents(const Model& model, const std::vector<TokenizedDocument>& 
   nlohmann::json models = merge_unit_results(m, results);
   nlohmann::json out = models[0];
   out["wall_s"] = wall;
+  if (!o.provenance.is_null()) out["provenance"] = o.provenance;
   write_file_atomic(o.out, out.dump(1) + "\n");
   std::printf("\n%zu evaluation(s), %.1f s\n\n%s", total, wall, format_merged(models).c_str());
   std::printf("\nresults    %s\n", o.out.c_str());

@@ -4,6 +4,8 @@
 // one ablation results file (schema headscope.ablation/1 plus per-document fields). Unlike the
 // single-text path this does not resume; for long grids use `headscope sweep`.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@ struct AblateDocumentsOptions {
   std::string model_path, classifications, out;
   int64_t context = 0, stride = 0, max_tokens = 0;
   BootstrapOptions bootstrap;
+  nlohmann::json provenance;  // common/provenance.h block written into --out (null: none)
 };
 
 void ablate_documents(const Model& model, const std::vector<TokenizedDocument>& docs,

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/file_lock.h"
 #include "common/provenance.h"
+#include "common/text.h"
 #include "formats/policy_file.h"
 #include "headaware/ablation_config.h"
 #include "headaware/ablation_runner.h"
@@ -56,7 +57,7 @@ void export_policy(const AblationPlan& plan, const std::string& name, const std:
     if (c.name == name) cfg = &c;
     names += (names.empty() ? "" : ", ") + c.name;
   }
-  require(cfg != nullptr, "--export-policy: no configuration '" + name + "' (configurations: " +
+  usage_require(cfg != nullptr, "--export-policy: no configuration '" + name + "' (configurations: " +
                               names + ")");
   ClassificationFile cls;
   if (cfg->needs_classifications()) {
@@ -133,12 +134,18 @@ void register_ablate(CLI::App& app) {
     usage_require(!args->out.empty(), "--out is required (the results JSON)");
     usage_require(!args->text.text.empty() || !args->docs.dataset.empty(), "--text or --dataset is required");
     usage_require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
-    plan = select_groups(plan, split_group_list(args->groups));
-    require(!plan.configs.empty(), "no configurations selected");
+    try {
+      plan = select_groups(plan, split_group_list(args->groups));
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {  // every error of select_groups is about --groups' value
+      throw UsageError(e.what());
+    }
+    usage_require(!plan.configs.empty(), "no configurations selected");
     ClassificationFile cls;
     const bool need_cls = plan.needs_classifications();
     if (need_cls)
-      require(!args->classifications.empty(),
+      usage_require(!args->classifications.empty(),
               "the selected configurations need --classifications (a head_classifications.json); "
               "run `headscope analyze` first or select only uniform groups with --groups");
     if (!args->classifications.empty()) cls = read_classifications(args->classifications);
@@ -171,6 +178,29 @@ void register_ablate(CLI::App& app) {
       o.stride = args->stride;
       o.max_tokens = args->text.max_tokens;
       o.bootstrap = bootstrap_options(args->docs);
+      {
+        Provenance prov = runtime_provenance("ablate", args->rt, model);
+        for (const auto& d : docs) {
+          TextProvenance t;
+          t.path = d.name;
+          t.tokens = static_cast<int64_t>(d.ids.size());
+          t.token_ids_sha256 = ids_digest(d.ids);
+          prov.texts.push_back(t);
+        }
+        prov.bos_added = bos_added(args->rt.model, args->text);
+        prov.options = {{"config", args->config.empty() ? "built-in configs/ablation.toml" : args->config},
+                        {"config_groups", args->groups},
+                        {"classifications", args->classifications},
+                        {"classifications_sha256", args->classifications.empty() ? std::string()
+                             : sha256_hex(read_file(args->classifications))},
+                        {"max_tokens", args->text.max_tokens},
+                        {"context", args->context},
+                        {"stride", args->stride},
+                        {"newlines", args->text.newlines},
+                        {"bootstrap", o.bootstrap.resamples},
+                        {"seed", o.bootstrap.seed}};
+        o.provenance = prov.to_json();
+      }
       ablate_documents(model, docs, plan, args->classifications.empty() ? nullptr : &cls, o);
       return;
     }
@@ -179,7 +209,9 @@ void register_ablate(CLI::App& app) {
 
     AblationIdentity id{args->rt.model, args->text.text, args->classifications,
                         static_cast<int64_t>(ids.size()), ids_digest(ids),
-                        model_identity(args->rt.model).id};
+                        model_identity(args->rt.model).id,
+                        args->classifications.empty() ? std::string()
+                                                      : sha256_hex(read_file(args->classifications))};
     AblationFile file = open_ablation_file(args->out, id);
     {
       Provenance prov = runtime_provenance("ablate", args->rt, model);

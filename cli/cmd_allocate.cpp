@@ -104,7 +104,7 @@ void register_allocate(CLI::App& app) {
             "--method must be lagrangian or fastgen, got '" + a->method + "'");
     usage_require(a->budget_kind == "context" || a->budget_kind == "bytes",
             "--budget-kind must be context or bytes, got '" + a->budget_kind + "'");
-    if (a->method == "lagrangian") require(a->budget > 0, "--budget must be given and positive");
+    if (a->method == "lagrangian") usage_require(a->budget > 0, "--budget must be given and positive");
     o.method = a->method;
     o.budget_kind = a->budget_kind;
     o.budget = a->budget;

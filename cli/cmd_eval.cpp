@@ -277,7 +277,7 @@ void register_eval(CLI::App& app) {
     ReportToStderr report_redirect(is_stdout_path(args->json_out));
     if (!args->json_out.empty()) resolve_output(args->json_out);  // a directory fails now
     if (args->prefill.protocol == "prefill") {
-      require(args->positions == "true" && !args->decode,
+      usage_require(args->positions == "true" && !args->decode,
               "--protocol prefill uses true positions and always decodes the continuation; drop --positions/--decode");
       run_prefill_command(args->rt, args->text, args->method, args->mopt, args->prefill,
                           args->compare_all, args->json_out);
@@ -303,9 +303,9 @@ void register_eval(CLI::App& app) {
       check_dense(args->mopt);
     }
     const MethodOptions copt = compressor_options(args->mopt);
-    require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
+    usage_require((args->context > 0) == (args->stride > 0), "--context and --stride go together");
     if (args->context > 0) {
-      require(args->method == "dense" && !args->decode && !args->compare_all &&
+      usage_require(args->method == "dense" && !args->decode && !args->compare_all &&
                   pm == PositionMode::True,
               "--context/--stride (strided perplexity) apply to the parallel dense engine "
               "(--method dense, no --decode, --positions true); the mask engine takes them in "
@@ -313,18 +313,18 @@ void register_eval(CLI::App& app) {
       strided_windows(2, args->context, args->stride);  // validates context and stride
     }
     if (!args->nll_out.empty()) {
-      require(!args->compare_all, "--nll-out takes one method, not --compare-all");
+      usage_require(!args->compare_all, "--nll-out takes one method, not --compare-all");
       check_nll_out_path(args->nll_out);
     }
     if (!args->policy.empty()) {
-      require(args->method == "dense" && !args->compare_all,
+      usage_require(args->method == "dense" && !args->compare_all,
               "--policy cannot be combined with --method or --compare-all");
       run_policy_file(args->rt, args->text, args->policy, pm, args->json_out);
       return;
     }
     Model model = load_model(args->rt);
     for (int64_t l : copt.skip_layers)
-      require(l < model.config().num_layers,
+      usage_require(l < model.config().num_layers,
               "--skip-layers: layer " + std::to_string(l) + " does not exist (the model has " +
                   std::to_string(model.config().num_layers) + " layers)");
     std::vector<TokenizedDocument> docs = load_document_tokens(args->rt.model, args->text, args->docs);

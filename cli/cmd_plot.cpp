@@ -23,10 +23,10 @@ struct PlotArgs {
 
 // The one input a single-figure kind reads: --in, or the kind-specific option.
 std::string input_for(const PlotArgs& a, const std::string& specific, const char* specific_flag) {
-  require(a.in.empty() || specific.empty() || a.in == specific,
+  usage_require(a.in.empty() || specific.empty() || a.in == specific,
           std::string("give the input once: --in or ") + specific_flag);
   std::string p = a.in.empty() ? specific : a.in;
-  require(!p.empty(), "plot " + a.kind + " needs --in FILE (or " + specific_flag + " FILE)");
+  usage_require(!p.empty(), "plot " + a.kind + " needs --in FILE (or " + specific_flag + " FILE)");
   return p;
 }
 
@@ -43,10 +43,10 @@ void run_plot(const PlotArgs& a) {
   o.threshold = a.threshold;
   if (!a.range.empty()) viz::parse_range(a.range, o);
   if (a.kind == "all") {
-    require(a.out.empty(), "plot all writes several files: use --out-dir DIR (and --format)");
-    require(!a.out_dir.empty(), "plot all needs --out-dir DIR");
+    usage_require(a.out.empty(), "plot all writes several files: use --out-dir DIR (and --format)");
+    usage_require(!a.out_dir.empty(), "plot all needs --out-dir DIR");
     viz::PlotAllInputs in;
-    require(a.in.empty() || a.ablation.empty() || a.in == a.ablation,
+    usage_require(a.in.empty() || a.ablation.empty() || a.in == a.ablation,
             "give the ablation file once: --in or --ablation");
     in.ablation = a.in.empty() ? a.ablation : a.in;
     in.classifications = a.classifications;
@@ -56,8 +56,8 @@ void run_plot(const PlotArgs& a) {
     for (const auto& s : r.skipped) std::printf("skipped %s\n", s.c_str());
     return;
   }
-  require(!a.out.empty(), "plot " + a.kind + " needs --out FILE.png|FILE.svg|FILE.pdf");
-  require(a.out_dir.empty(), "--out-dir is for 'plot all'; use --out FILE.png|FILE.svg|FILE.pdf");
+  usage_require(!a.out.empty(), "plot " + a.kind + " needs --out FILE.png|FILE.svg|FILE.pdf");
+  usage_require(a.out_dir.empty(), "--out-dir is for 'plot all'; use --out FILE.png|FILE.svg|FILE.pdf");
   viz::format_for_path(a.out);
   if (a.kind == "context" || a.kind == "sinks" || a.kind == "confidence") {
     viz::AblationFile f = viz::read_ablation(input_for(a, a.ablation, "--ablation"));

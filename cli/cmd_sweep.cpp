@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/provenance.h"
 #include "common/text.h"
 #include "sweep/manifest.h"
 #include "sweep/shard.h"
@@ -103,6 +104,11 @@ void register_sweep(CLI::App& app) {
                         {"results_sha256", sha256_hex(models.dump())},
                         {"models", models},
                         {"timing", {{"unit_wall_s_sum", wall}, {"unit_wall_s_by_shard", by_host}}}};
+    {
+      Provenance p;  // each unit file carries its own (model identity, runtime, token ids)
+      p.command = "sweep merge";
+      j["provenance"] = p.to_json();
+    }
     const std::string out = (fs::path(a->dir) / "merged.json").string();
     write_file_atomic(out, j.dump(1) + "\n");
     std::printf("%s", format_merged(models).c_str());

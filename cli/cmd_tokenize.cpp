@@ -41,7 +41,7 @@ std::string preview(const std::string& s, size_t max_chars) {
 
 // One output line per input line: ids with and without special tokens and both decodings.
 void run_batch(const TokenizeArgs& a) {
-  require(!a.json_out.empty(), "tokenize --batch needs --json OUT (a JSONL file)");
+  usage_require(!a.json_out.empty(), "tokenize --batch needs --json OUT (a JSONL file)");
   Tokenizer tok = Tokenizer::load(a.model);
   std::ifstream in(a.batch);
   require(in.good(), "cannot read " + a.batch);
@@ -91,7 +91,7 @@ void register_tokenize(CLI::App& app) {
   sub->callback([args]() {
     const TokenizeArgs& a = *args;
     if (!a.batch.empty()) { run_batch(a); return; }
-    require(!a.text.text.empty(), "tokenize needs --text F (or --batch F)");
+    usage_require(!a.text.text.empty(), "tokenize needs --text F (or --batch F)");
     Tokenizer tok = Tokenizer::load(a.model);
     auto t0 = std::chrono::steady_clock::now();
     TokenLoad load = load_tokens_with(tok, a.text, /*min_tokens=*/0);

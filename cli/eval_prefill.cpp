@@ -97,8 +97,8 @@ void add_prefill_options(CLI::App* sub, PrefillArgs& a) {
 }
 
 void check_step_protocol(const PrefillArgs& a, const MethodArgs& m, const std::string& method) {
-  require(a.context_tokens < 0, "--context-tokens needs --protocol prefill");
-  require(!m.has(compression_ratio_option().flag), "--compression-ratio needs --protocol prefill");
+  usage_require(a.context_tokens < 0, "--context-tokens needs --protocol prefill");
+  usage_require(!m.has(compression_ratio_option().flag), "--compression-ratio needs --protocol prefill");
   if (press_only(method))
     throw Error("method " + method + " runs only under --protocol prefill (it compresses the prefilled context once)");
 }
@@ -106,7 +106,7 @@ void check_step_protocol(const PrefillArgs& a, const MethodArgs& m, const std::s
 void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, const std::string& method,
                          const MethodArgs& mopt, const PrefillArgs& a, bool compare_all,
                          const std::string& json_out) {
-  require(a.context_tokens >= 1, "--protocol prefill needs --context-tokens N (N >= 1)");
+  usage_require(a.context_tokens >= 1, "--protocol prefill needs --context-tokens N (N >= 1)");
   const std::string ratio_flag = compression_ratio_option().flag;
   if (mopt.has(ratio_flag)) {  // validates the ratio first, whatever the method
     MethodOptions r;
@@ -116,7 +116,7 @@ void run_prefill_command(const RuntimeOptions& rt, const TextOptions& text, cons
   std::vector<std::string> methods = {method};
   std::vector<MethodOptions> given = {press_options(mopt)};
   if (compare_all) {
-    require(mopt.has(ratio_flag), "--protocol prefill --compare-all needs --compression-ratio");
+    usage_require(mopt.has(ratio_flag), "--protocol prefill --compare-all needs --compression-ratio");
     methods = {"dense"};
     for (auto* p : presses()) methods.push_back(p->name);
     check_applies_to_some(mopt, methods, /*presses=*/true, "--protocol prefill --compare-all");

@@ -21,6 +21,27 @@ std::string Compressor::describe() const {
 void Compressor::compress(KVCache& cache, int64_t next_pos) {
   for (int64_t l = 0; l < cache.layers(); ++l)
     if (!skipped(l)) compress_layer(cache, l, next_pos);
+  for (auto& a : step_attention_) a = at::Tensor();  // one step's attention serves one step
+}
+
+void Compressor::set_step_attention(int64_t layer, at::Tensor probs) {
+  require(layer >= 0, "set_step_attention: negative layer");
+  if (static_cast<size_t>(layer) >= step_attention_.size()) step_attention_.resize(static_cast<size_t>(layer) + 1);
+  step_attention_[static_cast<size_t>(layer)] = std::move(probs);
+}
+
+at::Tensor Compressor::step_attention(const KVCache& cache, int64_t layer) const {
+  const bool have = static_cast<size_t>(layer) < step_attention_.size() &&
+                    step_attention_[static_cast<size_t>(layer)].defined();
+  if (!have)
+    throw Error(name() + " needs the step's attention of layer " + std::to_string(layer) +
+                " (an attention-aware method runs only in the token-by-token decoder)");
+  at::Tensor a = step_attention_[static_cast<size_t>(layer)];
+  if (a.dim() != 3 || a.size(0) != cache.heads() || a.size(-1) != cache.max_length(layer))
+    throw Error(name() + ": the step's attention of layer " + std::to_string(layer) + " has shape " +
+                std::to_string(a.dim()) + "-d, not [KV heads=" + std::to_string(cache.heads()) +
+                ", group, L=" + std::to_string(cache.max_length(layer)) + "]");
+  return a.to(at::kCPU, at::kFloat).contiguous();
 }
 
 void Compressor::check(const KVCache& cache) const {

@@ -3,10 +3,14 @@
 //
 // The decoder (eval/decode_eval.h) calls compress(cache, next_pos) after every decoding step,
 // once the step's token has been appended to every layer; next_pos is the text position of the
-// token that comes next. A compressor decides, per layer and per head, which cache slots to
+// token that comes next. Attention-aware methods (H2O-, TOVA-style) say so with
+// needs_attention(): the decoder then hands them, before compress(), every layer's attention of
+// the step's query (set_step_attention), over the same cache slots they are about to select from. A compressor decides, per layer and per head, which cache slots to
 // keep (KVCache::keep); layers listed in skip_layers are never touched. The rules reproduce the
 // Python original (kvcompress) exactly, including its choice of temporal order after selection.
 #pragma once
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +39,14 @@ class Compressor {
   // visibility of another shape, ...). Called by the decoder before the first token.
   virtual void check(const KVCache& cache) const;
 
+  // Attention-aware methods return true; compress() then requires the step's attention of every
+  // layer it compresses.
+  virtual bool needs_attention() const { return false; }
+  // Layer `layer`'s attention of the step's query: probabilities [KV heads, group, L] (float32,
+  // any device), over the layer's L cache slots after the step's append (0 where a slot is not
+  // visible to the query, e.g. past a shorter head's length).
+  void set_step_attention(int64_t layer, at::Tensor probs);
+
   const std::vector<int64_t>& skip_layers() const { return skip_layers_; }
   void set_skip_layers(std::vector<int64_t> layers);
   bool skipped(int64_t layer) const;
@@ -42,9 +54,13 @@ class Compressor {
  protected:
   virtual void compress_layer(KVCache& cache, int64_t layer, int64_t next_pos) = 0;
   nlohmann::json base_params() const;
+  // The step's attention of `layer` as [KV heads, group, L] float32 on CPU; throws Error when the
+  // decoder did not provide it for this step or its shape does not match the cache.
+  at::Tensor step_attention(const KVCache& cache, int64_t layer) const;
 
  private:
   std::vector<int64_t> skip_layers_;
+  std::vector<at::Tensor> step_attention_;  // per layer; cleared by compress()
 };
 
 namespace detail {
@@ -64,6 +80,7 @@ std::unique_ptr<Compressor> make_recent_only(int64_t window);
 std::unique_ptr<Compressor> make_l2(double keep_ratio, int64_t prune_after, const std::string& mode);
 std::unique_ptr<Compressor> make_fix_size_l2(int64_t fix_kv_size, double keep_ratio,
                                              const std::string& strategy, uint64_t seed);
+std::unique_ptr<Compressor> make_tova(int64_t cache_size, const std::string& granularity);
 // Not in the registry (not a --method: eval --policy FILE builds it). Owns its copy of the
 // visibility (a few bytes per head), so a temporary argument cannot dangle.
 std::unique_ptr<Compressor> make_window_policy(Visibility visibility);

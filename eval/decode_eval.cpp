@@ -102,15 +102,17 @@ class RotaryTable {
 // One query per query head, q [H, 1, D], over the cached keys/values [KV, L, D]; the G = H / KV
 // query heads of a KV head are stacked as rows [KV, G, D] (no copies of the cache). mask
 // [KV, 1, L] (true = visible) when heads differ in length or a native window hides entries.
-// Softmax in float32, as transformers' eager attention.
+// Softmax in float32, as transformers' eager attention. probs_out, when given, receives the
+// probabilities [KV, G, L].
 at::Tensor cache_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                           const at::Tensor& mask) {
+                           const at::Tensor& mask, at::Tensor* probs_out = nullptr) {
   const int64_t H = q.size(0), KV = k.size(0), D = q.size(-1);
   const double scale = 1.0 / std::sqrt(double(D));
   at::Tensor qg = q.reshape({KV, H / KV, D});
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).to(at::kFloat).mul_(scale);
   if (mask.defined()) scores.masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
   at::Tensor probs = softmax_lastdim_(scores);
+  if (probs_out) *probs_out = probs;  // [KV, G, L]
   return at::matmul(probs.to(v.scalar_type()), v).view({H, 1, D});
 }
 
@@ -166,6 +168,7 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
                      long(N - 1), "tokens");
 
   auto lopt = at::TensorOptions().dtype(at::kLong);
+  const bool wants_attention = opt.compressor && opt.compressor->needs_attention();
   const auto total0 = std::chrono::steady_clock::now();
   for (int64_t t = 0; t + 1 < N; ++t) {
     const auto s0 = std::chrono::steady_clock::now();
@@ -198,6 +201,12 @@ EvalResult evaluate_decode(const Model& model, const std::vector<int64_t>& ids,
         }
       }
       mask = native_window_mask(cache, l, t, model.config().native_window(l), mask, dev);
+      if (wants_attention) {  // attention-aware compressors select from these slots next
+        at::Tensor probs;
+        at::Tensor out = cache_attention(q, keys, cache.values(l), mask, &probs);
+        opt.compressor->set_step_attention(l, probs);
+        return out;
+      }
       return cache_attention(q, keys, cache.values(l), mask);
     };
     at::Tensor hidden = model.forward_hidden(ids_dev.narrow(0, t, 1), attend);

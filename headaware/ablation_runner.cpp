@@ -120,6 +120,7 @@ nlohmann::ordered_json AblationFile::to_json() const {
   }
   if (!id.token_ids_sha256.empty()) j["token_ids_sha256"] = id.token_ids_sha256;
   if (!id.model_identity.empty()) j["model_identity"] = id.model_identity;
+  if (!id.classifications_sha256.empty()) j["classifications_sha256"] = id.classifications_sha256;
   if (!provenance.is_null()) j["provenance"] = provenance;
   j["nominal_context_note"] = kNominalContextNote;
   nlohmann::ordered_json rs = nlohmann::ordered_json::array();
@@ -140,6 +141,7 @@ AblationFile AblationFile::from_json(const nlohmann::json& j, const std::string&
   f.id.classifications = j.value("classifications", std::string());
   f.id.token_ids_sha256 = j.value("token_ids_sha256", std::string());
   f.id.model_identity = j.value("model_identity", std::string());
+  f.id.classifications_sha256 = j.value("classifications_sha256", std::string());
   if (j.contains("provenance")) f.provenance = j["provenance"];
   if (j.contains("dense") && j["dense"].is_object()) {
     const auto& d = j["dense"];
@@ -208,10 +210,19 @@ AblationFile open_ablation_file(const std::string& path, const AblationIdentity&
       f.id.token_ids_sha256 != id.token_ids_sha256)
     mismatch("token ids (sha256)", f.id.token_ids_sha256.substr(0, 12),
              id.token_ids_sha256.substr(0, 12) + " (another --newlines mode or tokenizer?)");
-  if (!f.id.classifications.empty() && !id.classifications.empty() &&
-      !same_path(f.id.classifications, id.classifications))
+  // the classification file by content when both sides know it (a copy or another path to the
+  // same bytes resumes; the same path with other content does not), else by path
+  if (!f.id.classifications_sha256.empty() && !id.classifications_sha256.empty()) {
+    if (f.id.classifications_sha256 != id.classifications_sha256)
+      mismatch("classification file", f.id.classifications + " (sha256 " +
+                   f.id.classifications_sha256.substr(0, 12) + ")",
+               id.classifications + " (sha256 " + id.classifications_sha256.substr(0, 12) + ")");
+  } else if (!f.id.classifications.empty() && !id.classifications.empty() &&
+             !same_path(f.id.classifications, id.classifications)) {
     mismatch("classification file", f.id.classifications, id.classifications);
+  }
   if (f.id.classifications.empty()) f.id.classifications = id.classifications;
+  if (f.id.classifications_sha256.empty()) f.id.classifications_sha256 = id.classifications_sha256;
   if (f.id.token_ids_sha256.empty()) f.id.token_ids_sha256 = id.token_ids_sha256;
   if (f.id.model_identity.empty()) f.id.model_identity = id.model_identity;
   return f;

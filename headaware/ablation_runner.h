@@ -72,6 +72,7 @@ struct AblationIdentity {
   int64_t tokens = 0;
   std::string token_ids_sha256;  // ids_digest(ids): catches another newline mode or tokenizer
   std::string model_identity;    // model_identity(dir).id
+  std::string classifications_sha256;  // of the classification file's bytes (resume by content)
 };
 
 // SHA-256 (hex) of the token ids as little-endian int64.

@@ -1,5 +1,7 @@
 #include "sweep/sweep_run.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <unistd.h>
 
@@ -14,11 +16,13 @@
 #include "common/cpu_runtime.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "common/provenance.h"
 #include "common/text.h"
 #include "dataset/document_stats.h"
 #include "dataset/document_tokens.h"
 #include "dataset/documents.h"
 #include "headaware/ablation_config.h"
+#include "headaware/ablation_runner.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "sweep/unit_eval.h"
@@ -117,6 +121,7 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
   bool have_cls = false;
   std::map<int64_t, TokenizedDocument> toks;
   std::unique_ptr<Tokenizer> tok;
+  nlohmann::ordered_json model_provenance;  // per model: identity and runtime, patched per unit
   const size_t n = todo.size();
   for (size_t i = 0; i < n; ++i) {
     const SweepUnit& u = *todo[i];
@@ -138,6 +143,15 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
           at::Device dev = opt.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
           model = std::make_unique<Model>(Model::load(me.path, dev, at::kFloat));
           tok = std::make_unique<Tokenizer>(Tokenizer::load(me.path));
+          Provenance p;
+          p.command = "sweep run";
+          p.model_path = me.path;
+          p.architecture = model->config().architecture;
+          p.device = opt.device;
+          p.dtype = "float32";
+          p.threads = opt.device == "cpu" ? at::get_num_threads() : 0;
+          p.bos_added = tok->special_prefix().empty() ? 0 : 1;
+          model_provenance = p.to_json();
           if (!me.classifications.empty()) {
             cls = read_classifications(me.classifications);
             check_classifications_match(cls, model->config().num_layers, model->config().num_heads,
@@ -180,6 +194,23 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
       res["measured_context"] = r.extra["measured_context"];
       out["status"] = "done";
       out["result"] = res;
+      // what produced this unit (common/provenance.h): model identity, runtime, the document's
+      // token ids, the configuration's parameters and the classification file's content
+      nlohmann::ordered_json prov = model_provenance;
+      prov["date_utc"] = utc_now_iso();
+      prov["texts"] = nlohmann::ordered_json::array(
+          {{{"path", md.name}, {"tokens", static_cast<int64_t>(td.ids.size())},
+            {"token_ids_sha256", ids_digest(td.ids)}}});
+      prov["options"] = {{"unit", u.id},
+                         {"config", u.config},
+                         {"params", u.params},
+                         {"classifications", me.classifications},
+                         {"classifications_sha256",
+                          me.classifications.empty() ? std::string() : sha256_hex(read_file(me.classifications))},
+                         {"context", m.spec.context},
+                         {"stride", m.spec.stride},
+                         {"max_tokens", m.spec.max_tokens}};
+      out["provenance"] = prov;
       ++st.evaluated;
     } catch (const std::exception& e) {
       out["status"] = "failed";

@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "common/text.h"
 #include "tests/cli_runner.h"
 #include "tests/support.h"
 
@@ -95,20 +97,52 @@ TEST_SUITE("cli_ablate") {
     CHECK(j2["results"][2]["params"]["builder"] == "confidence");
   }
 
+  TEST_CASE("ablate resumes by the classification file's content, not its path") {
+    const std::string cfg = tmp("clsres.toml"), out = tmp("clsres.json"), cls = classification_file();
+    const std::string copy = tmp("cls-copy.json");
+    write_file(cfg, kToml);
+    fs::remove(out);
+    fs::copy_file(cls, copy, fs::copy_options::overwrite_existing);
+    const std::string base = "ablate --model " + bundled_model() + " --text " + repo("data/pg19-10146.txt") +
+                             " --max-tokens 32 --threads 1 --no-progress --config " + cfg +
+                             " --groups G --out " + out + " --classifications ";
+    Run r1 = run(base + cls);
+    INFO(r1.out);
+    REQUIRE(r1.code == 0);
+    nlohmann::json j = nlohmann::json::parse(headscope::read_file(out));
+    CHECK(j["classifications_sha256"] == headscope::sha256_hex(headscope::read_file(cls)));
+    Run r2 = run(base + copy);  // a byte-identical copy at another path resumes
+    INFO(r2.out);
+    CHECK(r2.code == 0);
+    CHECK(r2.out.find("0 configuration(s) evaluated, 1 resumed") != std::string::npos);
+    // the same path with other content (another analysis) does not: its results would differ
+    nlohmann::json c = nlohmann::json::parse(headscope::read_file(copy));
+    c["classifications"][0]["confidence"] = 0.99;
+    write_file(copy, c.dump());
+    Run r3 = run(base + copy);
+    INFO(r3.out);
+    CHECK(r3.code == 1);
+    CHECK(r3.out.rfind("headscope: error: ", 0) == 0);
+    CHECK(r3.out.find("holds results for classification file") != std::string::npos);
+    CHECK(std::count(r3.out.begin(), r3.out.end(), '\n') == 1);
+  }
+
   TEST_CASE("ablate rejects bad input with one line and no output") {
     const std::string out = tmp("never.json"), bad = tmp("bad.toml");
     write_file(bad, "[[group]]\nid = \"X\"\nbuilder = \"uniform\"\nconfigs = [ { name = \"x\", window = -7 } ]\n");
     const std::string base = "ablate --model " + bundled_model() + " --text " +
                              repo("data/pg19-10146.txt") + " --max-tokens 32 --out " + out;
-    for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{
-             {" --config " + bad, "window must be -1"},
-             {" --groups G", "need --classifications"},
-             {" --groups Z", "no group 'Z'"},
-             {" --config " + tmp("missing.toml"), "missing.toml"},
-             {" --classifications " + classification_file(6, 8), "the model has 6 layers x 4 heads"}}) {
+    // exit 2: options that do not go together or a value an option does not accept;
+    // exit 1: a file whose content is wrong or missing
+    for (const auto& [args, what, code] : std::vector<std::tuple<std::string, std::string, int>>{
+             {" --config " + bad, "window must be -1", 1},
+             {" --groups G", "need --classifications", 2},
+             {" --groups Z", "no group 'Z'", 2},
+             {" --config " + tmp("missing.toml"), "missing.toml", 1},
+             {" --classifications " + classification_file(6, 8), "the model has 6 layers x 4 heads", 1}}) {
       Run r = run(base + args);
       INFO(args << "\n" << r.out);
-      CHECK(r.code == 1);
+      CHECK(r.code == code);
       CHECK(r.out.rfind("headscope: error: ", 0) == 0);
       CHECK(r.out.find(what) != std::string::npos);
       CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);

@@ -75,6 +75,20 @@ TEST_SUITE("cli_conventions") {
     expect_usage_error(run("ablate" + m + " --context 8 --out " + tmp("x.json") + " --groups A"),
                        "--context and --stride go together");
     CHECK_FALSE(fs::exists(tmp("x.json")));
+    // options that do not go together, found after parsing: also exit 2
+    expect_usage_error(run("eval" + m + " --policy " + tmp("p.json") + " --method streaming_llm"),
+                       "--policy cannot be combined with --method");
+    expect_usage_error(run("eval" + m + " --context-tokens 8"), "--context-tokens needs --protocol prefill");
+    expect_usage_error(run("eval" + m + " --method streaming_llm --skip-layers 99"),
+                       "--skip-layers: layer 99 does not exist");
+    expect_usage_error(run("eval" + m + " --context 64 --stride 32 --decode"), "--context/--stride");
+    expect_usage_error(run("plot heatmap --in " + tmp("a.json")), "plot heatmap needs --out");
+    expect_usage_error(run("plot all --in " + tmp("a.json") + " --out " + tmp("a.png")),
+                       "plot all writes several files");
+    expect_usage_error(run("tokenize --model " + bundled_model()), "tokenize needs --text");
+    expect_usage_error(run("allocate --model " + bundled_model() + " --text " + kText + " --method lagrangian --out " + tmp("al.json")),
+                       "--budget must be given");
+    CHECK_FALSE(fs::exists(tmp("a.png")));
   }
 
   TEST_CASE("an unknown or missing command names the valid ones") {

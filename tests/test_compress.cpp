@@ -6,7 +6,10 @@
 
 #include "common/error.h"
 #include "compress/compressor.h"
+#include "eval/decode_eval.h"
 #include "model/kv_cache.h"
+#include "model/model.h"
+#include "tests/support.h"
 
 using namespace headscope;
 
@@ -337,6 +340,113 @@ TEST_SUITE("compress") {
       CHECK(std::string(e.what()).find('\n') == std::string::npos);
       CHECK(std::string(e.what()).find("keep_middle") != std::string::npos);
     }
+  }
+
+  TEST_CASE("tova evicts the entry the step's query attended to least (layer or KV head)") {
+    c10::InferenceMode g;
+    // 1 layer, 2 KV heads, group of 2 query heads, 5 entries, cache_size 3: two evictions
+    auto attention = [] {
+      at::Tensor a = at::zeros({2, 2, 5});
+      // KV head 0: slots 1 and 3 least attended; KV head 1: slots 0 and 4
+      // dyadic values: every sum is exact in float
+      const float h0[2][5] = {{0.25f, 0.0625f, 0.25f, 0.0625f, 0.375f}, {0.25f, 0.125f, 0.375f, 0.0f, 0.25f}};
+      const float h1[2][5] = {{0.0f, 0.375f, 0.25f, 0.25f, 0.125f}, {0.0625f, 0.3125f, 0.25f, 0.375f, 0.0f}};
+      for (int g = 0; g < 2; ++g)
+        for (int j = 0; j < 5; ++j) {
+          a[0][g][j] = h0[g][j];
+          a[1][g][j] = h1[g][j];
+        }
+      return a;
+    };
+    {  // per KV head: each head keeps its own three best
+      KVCache c = plain_cache(1, 2, 5);
+      auto t = make_tova(3, "kv_head");
+      CHECK(t->needs_attention());
+      t->set_step_attention(0, attention());
+      t->compress(c, 5);
+      CHECK(c.positions(0, 0) == Pos{0, 2, 4});
+      CHECK(c.positions(0, 1) == Pos{1, 2, 3});
+      check_consistent(c, [](int64_t, int64_t, int64_t tok) { return 1.0 + double(tok); });
+    }
+    {  // layer: scores summed over all four query heads -> .5625 .875 1.125 .6875 .75:
+       // evict 0 and 3, keep 1 2 4 in both heads
+      KVCache c = plain_cache(1, 2, 5);
+      auto t = make_tova(3, "layer");
+      t->set_step_attention(0, attention());
+      t->compress(c, 5);
+      CHECK(c.positions(0, 0) == Pos{1, 2, 4});
+      CHECK(c.positions(0, 1) == Pos{1, 2, 4});
+    }
+    {  // equal scores: the older entry goes first
+      KVCache c = plain_cache(1, 1, 4);
+      auto t = make_tova(3, "kv_head");
+      t->set_step_attention(0, at::full({1, 1, 4}, 0.25f));
+      t->compress(c, 4);
+      CHECK(c.positions(0, 0) == Pos{1, 2, 3});
+    }
+    {  // within budget: untouched; without the step's attention: an error, never a blind guess
+      KVCache c = plain_cache(1, 2, 3);
+      auto t = make_tova(3, "layer");
+      t->compress(c, 3);
+      CHECK(c.positions(0, 0) == Pos{0, 1, 2});
+      KVCache d = plain_cache(1, 2, 4);
+      CHECK_THROWS_WITH_AS(t->compress(d, 4), doctest::Contains("needs the step's attention of layer 0"), Error);
+      t->set_step_attention(0, at::zeros({2, 2, 3}));  // attention over 3 slots, cache of 4
+      CHECK_THROWS_WITH_AS(t->compress(d, 4), doctest::Contains("has shape"), Error);
+    }
+    CHECK_THROWS_AS(make_tova(0, "layer"), Error);
+    CHECK_THROWS_AS(make_tova(8, "head"), Error);
+  }
+
+  TEST_CASE("the decoder hands attention-aware methods each layer's attention of the step") {
+    c10::InferenceMode g;
+    Model model = Model::load(test::bundled_model(), at::kCPU, at::kFloat);
+    const auto& mc = model.config();
+    // records what it is given, then keeps the last 6 entries (so lengths stay checkable)
+    struct Recorder : Compressor {
+      const ModelConfig* mc = nullptr;
+      int64_t steps = 0, bad_shape = 0, bad_sum = 0, calls = 0;
+      std::string name() const override { return "recorder"; }
+      bool needs_attention() const override { return true; }
+      nlohmann::json params() const override { return base_params(); }
+      void compress_layer(KVCache& cache, int64_t layer, int64_t) override {
+        at::Tensor a = step_attention(cache, layer);
+        ++calls;
+        if (a.size(0) != mc->num_kv_heads || a.size(1) != mc->num_heads / mc->num_kv_heads ||
+            a.size(2) != cache.max_length(layer))
+          ++bad_shape;
+        if ((a.sum(-1) - 1).abs().max().item<double>() > 1e-5) ++bad_sum;
+        if (layer == 0) ++steps;
+        if (cache.max_length(layer) > 6) {
+          std::vector<int64_t> keep;
+          for (int64_t j = cache.max_length(layer) - 6; j < cache.max_length(layer); ++j) keep.push_back(j);
+          cache.keep_all_heads(layer, keep);
+        }
+      }
+    } rec;
+    rec.mc = &mc;
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < 20; ++i) ids.push_back(100 + 37 * i);
+    DecodeOptions d;
+    d.compressor = &rec;
+    EvalResult r = evaluate_decode(model, ids, d);
+    CHECK(rec.steps == 19);
+    CHECK(rec.calls == 19 * mc.num_layers);
+    CHECK(rec.bad_shape == 0);
+    CHECK(rec.bad_sum == 0);
+    // tova with a cache as long as the text evicts nothing: exactly the dense decode
+    auto big = make_tova(64, "layer");
+    d.compressor = big.get();
+    EvalResult t = evaluate_decode(model, ids, d);
+    d.compressor = nullptr;
+    EvalResult dense = evaluate_decode(model, ids, d);
+    REQUIRE(t.nll.size() == dense.nll.size());
+    for (size_t i = 0; i < t.nll.size(); ++i) CHECK(t.nll[i] == dense.nll[i]);
+    // a small cache: at most cache_size entries per head at the end
+    auto small = make_tova(5, "kv_head");
+    d.compressor = small.get();
+    EvalResult s = evaluate_decode(model, ids, d);
+    for (auto n : s.extra["final_cache_per_layer"]) CHECK(n.get<int64_t>() == 5);
   }
 
   TEST_CASE("ragged heads append at their own length") {

@@ -74,21 +74,23 @@ TEST_SUITE("compress_cli") {
   TEST_CASE("--compare-all prints one table and writes every method") {
     const std::string out = tmp("all.json");
     Run r = run("eval" + kBase + " --max-tokens 80 --compare-all --recent-size 28 --window 32 "
-                "--fix-kv-size 32 --prune-after 40 --positions cache --json " + out);
+                "--fix-kv-size 32 --prune-after 40 --cache-size 32 --positions cache --json " + out);
     INFO(r.out);
     REQUIRE(r.code == 0);
     CHECK(r.out.find("TPOT ms") != std::string::npos);
     auto j = nlohmann::json::parse(headscope::read_file(out));
-    REQUIRE(j["results"].size() == 5);
+    REQUIRE(j["results"].size() == 6);
     std::vector<std::string> methods;
     for (auto& e : j["results"]) {
       methods.push_back(e["method"]);
       CHECK(e["positions"] == "cache");
     }
-    CHECK(methods == std::vector<std::string>{"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2"});
+    CHECK(methods == std::vector<std::string>{"dense", "streaming_llm", "recent_only", "l2", "fix_size_l2", "tova"});
     CHECK(j["results"][1]["final_cache_size"] == 32);
     CHECK(j["results"][2]["final_cache_size"] == 32);
     CHECK(j["results"][4]["final_cache_size"] == 32);
+    CHECK(j["results"][5]["final_cache_size"] == 32);
+    CHECK(j["results"][5]["perplexity"].get<double>() != j["results"][0]["perplexity"].get<double>());
   }
 
   TEST_CASE("bad method parameters: one line, non-zero exit, no output file") {

@@ -75,6 +75,16 @@ void check_slots(const KVCache& c, const std::string& method) {
   }
 }
 
+// A step's attention over layer l's slots [KV, 1, L]: deterministic, varied, rows sum to 1.
+at::Tensor step_attention(const KVCache& c, int64_t l, int64_t t) {
+  const int64_t L = c.max_length(l);
+  at::Tensor a = at::zeros({c.heads(), 1, L});
+  auto acc = a.accessor<float, 3>();
+  for (int64_t h = 0; h < c.heads(); ++h)
+    for (int64_t j = 0; j < L; ++j) acc[h][0][j] = 1.0f + float((j * 31 + h * 17 + t * 7 + l) % 97);
+  return a / a.sum(-1, true);
+}
+
 // Values an option must refuse.
 std::vector<OptionValue> bad_values(const OptionSpec& s) {
   std::vector<OptionValue> v;
@@ -121,7 +131,7 @@ TEST_SUITE("compress_contract") {
     std::vector<std::string> names;
     for (auto* c : compressors()) names.push_back(c->name);
     // order = --compare-all order
-    CHECK(names == std::vector<std::string>{"streaming_llm", "recent_only", "l2", "fix_size_l2"});
+    CHECK(names == std::vector<std::string>{"streaming_llm", "recent_only", "l2", "fix_size_l2", "tova"});
     std::vector<std::string> pn;
     for (auto* p : presses()) pn.push_back(p->name);
     CHECK(pn == std::vector<std::string>{"streaming_llm", "knorm", "snapkv", "tova", "h2o", "adakv"});
@@ -149,6 +159,8 @@ TEST_SUITE("compress_contract") {
       c->check(cache);
       for (int64_t t = 0; t < kTokens; ++t) {
         append_token(cache, t);
+        if (c->needs_attention())  // attention-aware: the step's attention, as the decoder gives it
+          for (int64_t l = 0; l < kLayers; ++l) c->set_step_attention(l, step_attention(cache, l, t));
         c->compress(cache, t + 1);
       }
       check_slots(cache, m);

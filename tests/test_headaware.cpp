@@ -441,7 +441,7 @@ configs = [ { name = "Y1" }, { name = "Y2", builder = "confidence", threshold = 
     CHECK(cs[2].delta_pct() == doctest::Approx(-10.0));
     CHECK(key_comparisons(f, "Z").empty());
     // a diverged result (NaN, written as null) survives the round trip through the file
-    f.id = {"m", "t", "", 10, "", ""};
+    f.id = {"m", "t", "", 10, "", "", ""};
     f.results[3].perplexity = std::nan("");
     AblationFile back = AblationFile::from_json(nlohmann::json::parse(f.to_json().dump()), "mem");
     CHECK(std::isnan(back.results[3].perplexity));
@@ -482,7 +482,7 @@ configs = [ { name = "H_pos4_mix16", window_override = { positional = 4, mixed =
     for (int i = 0; i < 24; ++i) hs.push_back({i % 4 == 0 ? "gathering" : i % 2 ? "mixed" : "positional", 0.5, -1});
     ClassificationFile cls = make_file(6, 4, hs);
     AblationIdentity id{test::bundled_model(), "short-text", "hand-made", int64_t(ids.size()),
-                        ids_digest(ids), ""};
+                        ids_digest(ids), "", ""};
     CHECK(ids_digest(ids).size() == 64);
     CHECK(ids_digest({1, 2}) != ids_digest({2, 1}));
     AblationRunOptions opt;

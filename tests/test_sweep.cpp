@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "common/provenance.h"
 #include "common/error.h"
 #include "sweep/manifest.h"
 #include "sweep/shard.h"
@@ -176,6 +177,25 @@ TEST_SUITE("sweep") {
     REQUIRE(r.code == 0);
     const auto am = nlohmann::json::parse(read_file(multi));
     CHECK(am["results"] == mo["results"]);
+    // provenance: multi-document ablate, every unit file, the merged file
+    CHECK(am["provenance"]["command"] == "ablate");
+    CHECK(am["provenance"]["model"]["identity"] == headscope::model_identity(test::bundled_model()).id);
+    REQUIRE(am["provenance"]["texts"].size() == 2);
+    CHECK(am["provenance"]["texts"][1]["tokens"] == 96);
+    CHECK(am["provenance"]["options"]["bootstrap"] == 200);
+    size_t with_provenance = 0;
+    for (const auto& e : fs::directory_iterator(one + "/units")) {
+      const auto u = nlohmann::json::parse(read_file(e.path().string()));
+      const auto& p = u["provenance"];
+      CHECK(p["command"] == "sweep run");
+      CHECK(p["model"]["identity"] == headscope::model_identity(test::bundled_model()).id);
+      CHECK(p["texts"][0]["token_ids_sha256"].get<std::string>().size() == 64);
+      CHECK(p["options"]["config"] == u["config"]);
+      CHECK(p["headscope"]["commit"].is_string());
+      with_provenance += p.is_object();
+    }
+    CHECK(with_provenance == 8);
+    CHECK(m1["provenance"]["command"] == "sweep merge");
   }
 
   TEST_CASE("a failing unit is recorded and the rest go on; bad manifests and documents") {
