@@ -122,6 +122,7 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
   std::map<int64_t, TokenizedDocument> toks;
   std::unique_ptr<Tokenizer> tok;
   nlohmann::ordered_json model_provenance;  // per model: identity and runtime, patched per unit
+  std::string cls_sha256;                   // per model: its classification file's content
   const size_t n = todo.size();
   for (size_t i = 0; i < n; ++i) {
     const SweepUnit& u = *todo[i];
@@ -152,6 +153,7 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
           p.threads = opt.device == "cpu" ? at::get_num_threads() : 0;
           p.bos_added = tok->special_prefix().empty() ? 0 : 1;
           model_provenance = p.to_json();
+          cls_sha256 = me.classifications.empty() ? std::string() : sha256_hex(read_file(me.classifications));
           if (!me.classifications.empty()) {
             cls = read_classifications(me.classifications);
             check_classifications_match(cls, model->config().num_layers, model->config().num_heads,
@@ -205,8 +207,7 @@ SweepRunStats run_sweep(const std::string& dir, const SweepManifest& m, const Sw
                          {"config", u.config},
                          {"params", u.params},
                          {"classifications", me.classifications},
-                         {"classifications_sha256",
-                          me.classifications.empty() ? std::string() : sha256_hex(read_file(me.classifications))},
+                         {"classifications_sha256", cls_sha256},
                          {"context", m.spec.context},
                          {"stride", m.spec.stride},
                          {"max_tokens", m.spec.max_tokens}};
